@@ -1,0 +1,42 @@
+"""odedsl: a declarative language for neural ODE models, compiled to PyTorch.
+
+The public surface is small and imported lazily, so that ``odedsl check`` and the language
+front end never pay for importing torch:
+
+- ``odedsl.odeint`` / ``odedsl.odeint_adjoint``: drop-in replacements for torchdiffeq's calls.
+- ``odedsl.solve``: the same solve, returning a ``Solution`` with ``.ys`` and ``.stats``.
+- ``odedsl.check``: parse and check a spec, raising ``odedsl.SpecError`` on bad input.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+_EXPORTS: dict[str, str] = {
+    "odeint": "odedsl.solvers",
+    "odeint_adjoint": "odedsl.solvers",
+    "solve": "odedsl.solvers",
+    "Solution": "odedsl.solvers",
+    "SolverStats": "odedsl.solvers",
+    "SolverError": "odedsl.errors",
+    "SpecError": "odedsl.errors",
+    "check": "odedsl.lang",
+}
+
+__all__ = ["__version__", *_EXPORTS]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'odedsl' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
