@@ -1,0 +1,154 @@
+"""Digits, MNIST's IDX files (generated here, valid and broken) and random-crop augmentation."""
+
+from __future__ import annotations
+
+import gzip
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from odedsl.data import DataError, DataFileNotFoundError, load, random_crop, read_idx, rng_for
+
+
+def write_idx(path: Path, array: np.ndarray, *, compress: bool = False) -> None:
+    """Write ``array`` (uint8) in IDX format, written from the format's description."""
+    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(
+        int(d).to_bytes(4, "big") for d in array.shape
+    )
+    payload = header + array.astype(np.uint8).tobytes()
+    path.write_bytes(gzip.compress(payload) if compress else payload)
+
+
+@pytest.fixture
+def mnist_root(tmp_path: Path) -> Path:
+    rng = np.random.default_rng(0)
+    for stem, count, compress in [("train", 7, True), ("t10k", 3, False)]:
+        suffix = ".gz" if compress else ""
+        images = rng.integers(0, 256, (count, 28, 28))
+        write_idx(tmp_path / f"{stem}-images-idx3-ubyte{suffix}", images, compress=compress)
+        write_idx(
+            tmp_path / f"{stem}-labels-idx1-ubyte{suffix}", np.arange(count) % 10, compress=compress
+        )
+    return tmp_path
+
+
+def test_mnist_reads_plain_and_gzipped_idx(mnist_root: Path) -> None:
+    train = load("MNIST", root=str(mnist_root))
+    test = load("MNIST", root=str(mnist_root), split="test")
+    assert train["x"].shape == (7, 1, 28, 28) and test["x"].shape == (3, 1, 28, 28)
+    assert train["x"].dtype == np.float64 and train["y"].dtype == np.int64
+    raw = np.frombuffer(
+        gzip.decompress((mnist_root / "train-images-idx3-ubyte.gz").read_bytes())[16:], np.uint8
+    )
+    np.testing.assert_allclose(train["x"].ravel(), raw / 255.0)
+    np.testing.assert_array_equal(test["y"], [0, 1, 2])
+    assert load("MNIST", root=str(mnist_root), n=2)["x"].shape == (2, 1, 28, 28)
+
+
+def test_mnist_missing_files_are_named(tmp_path: Path) -> None:
+    with pytest.raises(DataFileNotFoundError, match="train-images-idx3-ubyte"):
+        load("MNIST", root=str(tmp_path))
+    with pytest.raises(DataFileNotFoundError, match="is not a folder"):
+        load("MNIST", root=str(tmp_path / "absent"))
+
+
+def _truncate(path: Path, keep: int) -> None:
+    path.write_bytes(path.read_bytes()[:keep])
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        (
+            lambda p: _truncate(p / "t10k-images-idx3-ubyte", 16 + 100),
+            "truncated: shape (3, 28, 28)",
+        ),
+        (lambda p: _truncate(p / "t10k-images-idx3-ubyte", 10), "truncated header"),
+        (lambda p: _truncate(p / "t10k-images-idx3-ubyte", 2), "too short for an IDX header"),
+        (lambda p: _truncate(p / "train-images-idx3-ubyte.gz", 200), "gzip stream ends early"),
+        (
+            lambda p: (p / "t10k-images-idx3-ubyte").write_bytes(b"\x12\x34" + bytes(30)),
+            "not an IDX file",
+        ),
+        (
+            lambda p: write_idx(p / "t10k-labels-idx1-ubyte", np.zeros(4)),
+            "has 3 images but",
+        ),
+        (
+            lambda p: write_idx(p / "t10k-labels-idx1-ubyte", np.zeros((3, 1))),
+            "has 2 dimensions, expected 1",
+        ),
+        (
+            lambda p: write_idx(p / "t10k-labels-idx1-ubyte", np.array([0, 1, 12])),
+            "holds label 12",
+        ),
+        (
+            lambda p: (p / "t10k-labels-idx1-ubyte").write_bytes(
+                (p / "t10k-labels-idx1-ubyte").read_bytes() + b"\x00"
+            ),
+            "1 unexpected trailing bytes",
+        ),
+    ],
+)
+def test_mnist_broken_files_are_explained(mnist_root: Path, damage, message: str) -> None:
+    damage(mnist_root)
+    split = "train" if "gzip" in message else "test"
+    with pytest.raises(DataError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        load("MNIST", root=str(mnist_root), split=split)
+
+
+def test_read_idx_other_types(tmp_path: Path) -> None:
+    values = np.arange(6, dtype=">f4").reshape(2, 3)
+    (tmp_path / "f.idx").write_bytes(
+        bytes([0, 0, 0x0D, 2, 0, 0, 0, 2, 0, 0, 0, 3]) + values.tobytes()
+    )
+    np.testing.assert_array_equal(read_idx(tmp_path / "f.idx"), values)
+
+
+def test_digits_split_is_stratified_fixed_and_scaled() -> None:
+    load_digits = pytest.importorskip("sklearn.datasets").load_digits
+    train, test = load("Digits"), load("Digits", split="test", seed=7)
+    assert train["x"].shape == (1347, 1, 8, 8) and test["x"].shape == (450, 1, 8, 8)
+    assert train["x"].min() >= 0.0 and train["x"].max() == 1.0
+    bunch = load_digits()
+    # train ∪ test is the whole set, each image once: compare the sorted rows' bytes.
+    together = np.concatenate([train["x"], test["x"]]).reshape(1797, 64) * 16
+    assert sorted(map(bytes, together.astype(np.uint8))) == sorted(
+        map(bytes, bunch.data.astype(np.uint8))
+    )
+    share = np.bincount(test["y"], minlength=10) / np.bincount(bunch.target, minlength=10)
+    assert np.all(abs(share - 0.25) < 0.01)  # stratified: each class within 1 image of 25 %
+    np.testing.assert_array_equal(load("Digits", split="test", seed=0)["y"], test["y"])
+
+
+def test_digits_without_scikit_learn_names_the_extra(monkeypatch) -> None:
+    monkeypatch.setitem(sys.modules, "sklearn.datasets", None)
+    with pytest.raises(DataError, match=r"pip install 'odedsl\[digits\]'"):
+        load("Digits")
+
+
+def test_random_crop_is_a_shift_with_zero_fill() -> None:
+    rng = rng_for(0, "augment")
+    images = rng.uniform(0.1, 1.0, (400, 2, 8, 8))
+    cropped = random_crop(images, rng, padding=2)
+    assert cropped.shape == images.shape and cropped.dtype == images.dtype
+    shifts = set()
+    for original, out in zip(images, cropped, strict=True):
+        matches = []
+        for dy in range(-2, 3):
+            for dx in range(-2, 3):
+                padded = np.pad(original, ((0, 0), (2, 2), (2, 2)))
+                if np.array_equal(out, padded[:, 2 + dy : 10 + dy, 2 + dx : 10 + dx]):
+                    matches.append((dy, dx))
+        assert len(matches) == 1  # positive pixels make every shift distinguishable
+        shifts.add(matches[0])
+    assert len(shifts) == 25  # all (2·2 + 1)² offsets occur in 400 draws
+
+
+def test_random_crop_without_padding_is_identity() -> None:
+    images = np.arange(2 * 1 * 3 * 3, dtype=float).reshape(2, 1, 3, 3)
+    np.testing.assert_array_equal(random_crop(images, rng_for(0, "augment"), padding=0), images)
+    with pytest.raises(DataError, match="shape"):
+        random_crop(images[0], rng_for(0, "augment"))
