@@ -1,0 +1,328 @@
+"""The public entry points: ``solve``, and torchdiffeq's ``odeint`` / ``odeint_adjoint``.
+
+This layer validates arguments (``ValueError`` naming the argument), flattens tuple states,
+and dispatches on the gradient method: ``"direct"`` backpropagates through ``integrate``,
+``"adjoint"`` and ``"checkpoint"`` call ``adjoint.adjoint_solve`` / ``checkpoint.
+checkpoint_solve``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from .integrate import integrate, solver_class
+from .options import suggestion
+from .solution import Solution, SolverStats
+from .tuples import TupleFunc, TupleLayout
+
+GRADIENT_METHODS = ("direct", "adjoint", "checkpoint")
+ADJOINT_NORMS = ("seminorm", "full")
+DEFAULT_METHOD = "dopri5"
+
+State = Tensor | tuple[Tensor, ...]
+
+
+def solve(
+    func: Callable,
+    y0: State,
+    t: Tensor,
+    *,
+    method: str | None = DEFAULT_METHOD,
+    rtol: float | Tensor | tuple = 1e-6,
+    atol: float | Tensor | tuple = 1e-8,
+    options: Mapping[str, Any] | None = None,
+    gradient: str = "direct",
+    adjoint_params: Iterable[Tensor] | None = None,
+    adjoint_method: str | None = None,
+    adjoint_rtol: float | Tensor | None = None,
+    adjoint_atol: float | Tensor | None = None,
+    adjoint_options: Mapping[str, Any] | None = None,
+    adjoint_norm: str = "seminorm",
+    checkpoints: int | None = None,
+) -> Solution:
+    """Solve ``dy/dt = func(t, y)``, ``y(t[0]) = y0`` at the times ``t``.
+
+    ``y0`` is a tensor or a tuple of tensors (``func`` then takes and returns tuples); ``t``
+    a strictly increasing or decreasing 1-D tensor. ``method`` is one of ``methods.SOLVERS``
+    and ``options`` its options (torchdiffeq's names). ``gradient`` picks how gradients
+    flow: ``"direct"`` (backpropagate through the solver), ``"adjoint"`` (solve the adjoint
+    equation backwards; ``adjoint_*`` arguments default to the forward ones, and
+    ``adjoint_params`` to ``func``'s parameters when it is an ``nn.Module``) or
+    ``"checkpoint"``. Returns a ``Solution`` with ``ys`` (shaped like ``odeint``'s result)
+    and ``stats``.
+    """
+    if not callable(func):
+        raise ValueError(f"func must be callable as func(t, y), got {type(func).__name__}")
+    method = DEFAULT_METHOD if method is None else method
+    solver_class(method)
+    layout, flat_y0 = _flatten_state(y0)
+    t = _check_times(t)
+    rtol = _check_tolerance("rtol", rtol if layout is None else layout.tolerance("rtol", rtol))
+    atol = _check_tolerance("atol", atol if layout is None else layout.tolerance("atol", atol))
+    for name, tol in (("rtol", rtol), ("atol", atol)):
+        _check_broadcastable(name, tol, flat_y0)
+    if _is_zero(rtol) and _is_zero(atol):
+        raise ValueError("rtol and atol must not both be zero")
+    options = _check_options("options", options)
+    gradient = _check_choice("gradient", gradient, GRADIENT_METHODS)
+    flat_func = func if layout is None else TupleFunc(func, layout)
+    if layout is not None:
+        norm = options.get("norm")
+        options["norm"] = layout.mixed_norm if norm is None else layout.wrap_norm(norm)
+    stats = SolverStats(info={"method": method})
+    if gradient == "direct":
+        ys = integrate(
+            flat_func,
+            flat_y0,
+            t,
+            method=method,
+            rtol=rtol,
+            atol=atol,
+            options=options,
+            stats=stats,
+        )
+    else:
+        adjoint = _adjoint_arguments(
+            func,
+            method,
+            rtol,
+            atol,
+            options,
+            adjoint_params,
+            adjoint_method,
+            adjoint_rtol,
+            adjoint_atol,
+            adjoint_options,
+            adjoint_norm,
+        )
+        common = dict(method=method, rtol=rtol, atol=atol, options=options, stats=stats)
+        if gradient == "adjoint":
+            from .adjoint import adjoint_solve
+
+            ys = adjoint_solve(flat_func, flat_y0, t, **common, **adjoint)
+        else:
+            from .checkpoint import checkpoint_solve
+
+            ys = checkpoint_solve(
+                flat_func, flat_y0, t, **common, **adjoint, checkpoints=checkpoints
+            )
+    if layout is not None:
+        ys = layout.unflatten(ys, (len(t),))
+    return Solution(ys=ys, stats=stats)
+
+
+def odeint(
+    func: Callable,
+    y0: State,
+    t: Tensor,
+    *,
+    rtol: float | Tensor | tuple = 1e-7,
+    atol: float | Tensor | tuple = 1e-9,
+    method: str | None = None,
+    options: Mapping[str, Any] | None = None,
+) -> State:
+    """torchdiffeq's ``odeint``: the same call, returning the same tensor (or tuple)."""
+    return solve(func, y0, t, rtol=rtol, atol=atol, method=method, options=options).ys
+
+
+def odeint_adjoint(
+    func: Callable,
+    y0: State,
+    t: Tensor,
+    *,
+    rtol: float | Tensor | tuple = 1e-7,
+    atol: float | Tensor | tuple = 1e-9,
+    method: str | None = None,
+    options: Mapping[str, Any] | None = None,
+    adjoint_rtol: float | Tensor | None = None,
+    adjoint_atol: float | Tensor | None = None,
+    adjoint_method: str | None = None,
+    adjoint_options: Mapping[str, Any] | None = None,
+    adjoint_params: Iterable[Tensor] | None = None,
+) -> State:
+    """torchdiffeq's ``odeint_adjoint``, as ``solve(..., gradient="adjoint").ys``.
+
+    The adjoint's error norm is the seminorm unless ``adjoint_options={"norm": "full"}``
+    (torchdiffeq's spelling ``{"norm": "seminorm"}`` is understood too).
+    """
+    adjoint_options = dict(adjoint_options or {})
+    adjoint_norm = "seminorm"
+    if isinstance(adjoint_options.get("norm"), str):
+        adjoint_norm = adjoint_options.pop("norm")
+    return solve(
+        func,
+        y0,
+        t,
+        rtol=rtol,
+        atol=atol,
+        method=method,
+        options=options,
+        gradient="adjoint",
+        adjoint_params=adjoint_params,
+        adjoint_method=adjoint_method,
+        adjoint_rtol=adjoint_rtol,
+        adjoint_atol=adjoint_atol,
+        adjoint_options=adjoint_options or None,
+        adjoint_norm=adjoint_norm,
+    ).ys
+
+
+def _flatten_state(y0: Any) -> tuple[TupleLayout | None, Tensor]:
+    """Check ``y0`` and flatten a tuple state into one tensor."""
+    if isinstance(y0, Tensor):
+        _check_state_tensor("y0", y0)
+        return None, y0
+    if not isinstance(y0, tuple) or not y0:
+        raise ValueError(f"y0 must be a tensor or a non-empty tuple of tensors, got {y0!r}")
+    for i, part in enumerate(y0):
+        _check_state_tensor(f"y0[{i}]", part)
+        if part.dtype != y0[0].dtype or part.device != y0[0].device:
+            raise ValueError(
+                f"y0[{i}] is {part.dtype} on {part.device} but y0[0] is {y0[0].dtype} on "
+                f"{y0[0].device}; every part of a tuple state must share dtype and device"
+            )
+    layout = TupleLayout(tuple(part.shape for part in y0))
+    return layout, layout.flatten(y0)
+
+
+def _check_state_tensor(name: str, y: Any) -> None:
+    if not isinstance(y, Tensor):
+        raise ValueError(f"{name} must be a tensor, got {type(y).__name__}")
+    if not torch.is_floating_point(y):
+        raise ValueError(
+            f"{name} must be a floating-point tensor (float32 or float64), got {y.dtype}"
+        )
+
+
+def _check_times(t: Any) -> Tensor:
+    """``t`` as a strictly monotone 1-D floating-point tensor with finite entries."""
+    if not isinstance(t, Tensor):
+        try:
+            t = torch.as_tensor(t, dtype=torch.float64)
+        except (TypeError, ValueError, RuntimeError):
+            raise ValueError(f"t must be a 1-D tensor of times, got {type(t).__name__}") from None
+    if not torch.is_floating_point(t):
+        raise ValueError(f"t must be a floating-point tensor, got {t.dtype}")
+    if t.ndim != 1 or len(t) == 0:
+        raise ValueError(f"t must be a non-empty 1-D tensor, got shape {tuple(t.shape)}")
+    times = t.detach().to("cpu", torch.float64).tolist()
+    if not all(map(math.isfinite, times)):
+        raise ValueError("t must hold finite times")
+    if len(times) > 1:
+        sign = 1.0 if times[1] > times[0] else -1.0
+        if any(sign * (b - a) <= 0.0 for a, b in itertools.pairwise(times)):
+            shown = times if len(times) <= 8 else "a non-monotone sequence"
+            raise ValueError(
+                "t must be strictly increasing or strictly decreasing (no repeated times); "
+                f"got {shown}"
+            )
+    return t
+
+
+def _check_tolerance(name: str, tol: Any) -> float | Tensor:
+    if isinstance(tol, Tensor):
+        if tol.requires_grad:
+            raise ValueError(f"{name} must not require grad")
+        if not bool((tol.detach() >= 0).all()) or not bool(torch.isfinite(tol.detach()).all()):
+            raise ValueError(f"{name} must be finite and non-negative")
+        return tol if tol.numel() > 1 else float(tol)
+    if isinstance(tol, bool) or not isinstance(tol, (int, float)):
+        raise ValueError(f"{name} must be a non-negative number or tensor, got {tol!r}")
+    if not math.isfinite(tol) or tol < 0:
+        raise ValueError(f"{name} must be finite and non-negative, got {tol}")
+    return float(tol)
+
+
+def _check_broadcastable(name: str, tol: float | Tensor, y0: Tensor) -> None:
+    if not isinstance(tol, Tensor):
+        return
+    try:
+        fits = torch.broadcast_shapes(tol.shape, y0.shape) == y0.shape
+    except RuntimeError:
+        fits = False
+    if not fits:
+        raise ValueError(
+            f"{name} of shape {tuple(tol.shape)} does not broadcast to the state's shape "
+            f"{tuple(y0.shape)}"
+        )
+
+
+def _is_zero(tol: float | Tensor) -> bool:
+    return bool((tol == 0).all()) if isinstance(tol, Tensor) else tol == 0.0
+
+
+def _check_options(name: str, options: Any) -> dict[str, Any]:
+    if options is None:
+        return {}
+    if not isinstance(options, Mapping):
+        raise ValueError(f"{name} must be a dict of option names to values, got {options!r}")
+    return dict(options)
+
+
+def _check_choice(name: str, value: Any, choices: tuple[str, ...]) -> str:
+    if value not in choices:
+        raise ValueError(
+            f"{name} must be one of {', '.join(map(repr, choices))}, got {value!r}"
+            f"{suggestion(str(value), choices)}"
+        )
+    return value
+
+
+def _adjoint_arguments(
+    func: Callable,
+    method: str,
+    rtol: float | Tensor,
+    atol: float | Tensor,
+    options: dict[str, Any],
+    params: Iterable[Tensor] | None,
+    adjoint_method: str | None,
+    adjoint_rtol: Any,
+    adjoint_atol: Any,
+    adjoint_options: Mapping[str, Any] | None,
+    adjoint_norm: str,
+) -> dict[str, Any]:
+    """The validated ``adjoint_*`` keywords, with defaults taken from the forward solve.
+
+    Per-element forward tolerances default the adjoint's to their largest entry (the
+    adjoint state has another shape); forward options pass on without ``norm``.
+    """
+    if params is None:
+        if not isinstance(func, nn.Module):
+            raise ValueError(
+                "adjoint_params: func is not an nn.Module, so its parameters cannot be found; "
+                "pass adjoint_params=(tensors...) explicitly (or () if there are none)"
+            )
+        params = tuple(func.parameters())
+    else:
+        if isinstance(params, Tensor):
+            params = (params,)
+        params = tuple(params)
+        for i, p in enumerate(params):
+            if not isinstance(p, Tensor):
+                raise ValueError(f"adjoint_params[{i}] must be a tensor, got {type(p).__name__}")
+    adjoint_method = method if adjoint_method is None else adjoint_method
+    solver_class(adjoint_method)
+    if adjoint_options is None:
+        adjoint_options = {k: v for k, v in options.items() if k != "norm"}
+    return dict(
+        adjoint_params=params,
+        adjoint_method=adjoint_method,
+        adjoint_rtol=_scalar_default(rtol)
+        if adjoint_rtol is None
+        else _check_tolerance("adjoint_rtol", adjoint_rtol),
+        adjoint_atol=_scalar_default(atol)
+        if adjoint_atol is None
+        else _check_tolerance("adjoint_atol", adjoint_atol),
+        adjoint_options=_check_options("adjoint_options", adjoint_options),
+        adjoint_norm=_check_choice("adjoint_norm", adjoint_norm, ADJOINT_NORMS),
+    )
+
+
+def _scalar_default(tol: float | Tensor) -> float:
+    return float(tol.max()) if isinstance(tol, Tensor) else tol

@@ -1,0 +1,158 @@
+"""Fixed-grid driver for any Runge–Kutta tableau.
+
+The grid is the output times themselves, a uniform grid of ``step_size`` from ``t[0]`` (the
+last step shortened to land on ``t[-1]``), or ``grid_constructor(func, y0, t)``. Output times
+between grid points come from cubic Hermite interpolation (``interp="cubic"``, the default,
+whose end derivative is the next step's first stage, so it costs nothing extra) or linear
+interpolation (``interp="linear"``, torchdiffeq's default).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Iterator
+from typing import Any, ClassVar
+
+import torch
+from torch import Tensor
+
+from odedsl.errors import SolverError
+
+from .control import Norm
+from .interpolation import hermite_dense_output, linear_dense_output
+from .options import callable_option, choice_option, float_option, int_option, times_as_floats
+from .outputs import Outputs, fill_outputs
+from .runge_kutta import Func, RungeKuttaStages
+from .solution import SolverStats
+from .tableau import ButcherTableau
+
+INTERPOLATIONS = ("cubic", "linear")
+_STEP_COUNT_SLACK = 1e-10
+
+
+class FixedGridSolver:
+    """Runge–Kutta on a fixed grid; see ``methods`` for the interface.
+
+    Options: ``step_size`` or ``grid_constructor`` (not both), ``interp`` ("cubic" or
+    "linear"), ``max_num_steps`` (no limit by default: the grid is the caller's choice),
+    ``step_callback(t1, y1)`` (called after every step; ``y1`` must not be modified).
+    ``rtol``, ``atol`` and ``norm`` are accepted and ignored.
+    """
+
+    tableau: ClassVar[ButcherTableau]
+    option_names: ClassVar[frozenset[str]] = frozenset(
+        {"step_size", "grid_constructor", "interp", "max_num_steps", "step_callback"}
+    )
+
+    def __init__(
+        self,
+        func: Func,
+        y0: Tensor,
+        rtol: float | Tensor,
+        atol: float | Tensor,
+        norm: Norm | None,
+        options: dict[str, Any],
+        stats: SolverStats,
+    ) -> None:
+        self.func = func
+        self.y0 = y0
+        self.stats = stats
+        self.step_size = (
+            None
+            if options.get("step_size") is None
+            else float_option(options, "step_size", 0.0, low=0.0, low_inclusive=False)
+        )
+        self.grid_constructor = options.get("grid_constructor")
+        if self.step_size is not None and self.grid_constructor is not None:
+            raise ValueError("options: step_size and grid_constructor are mutually exclusive")
+        if self.grid_constructor is not None and not callable(self.grid_constructor):
+            raise ValueError("options['grid_constructor'] must be callable (func, y0, t) -> grid")
+        interp = choice_option(options, "interp", "cubic", INTERPOLATIONS)
+        b = self.tableau.b
+        self.dense = (
+            linear_dense_output(b) if interp == "linear" else hermite_dense_output(b, False)
+        )
+        self.max_num_steps = int_option(options, "max_num_steps", 0) or None
+        self.step_callback = callable_option(options, "step_callback")
+
+    def integrate(self, t: Tensor) -> Tensor:
+        """Solve at the times ``t`` (strictly monotone); returns ``(len(t), *y0.shape)``."""
+        times = times_as_floats(t)
+        n_grid, grid = self._grid(t, times)
+        if self.max_num_steps is not None and n_grid - 1 > self.max_num_steps:
+            raise SolverError(
+                f"the grid has {n_grid - 1} steps, more than max_num_steps={self.max_num_steps}"
+                f" (t={times[0]:.6g}, step size {abs(times[-1] - times[0]) / (n_grid - 1):.3g}, "
+                "0 steps taken). Hint: use a larger step_size or raise max_num_steps."
+            )
+        y0 = self.y0.reshape(-1)
+        stages = None
+        n_steps = 0
+        try:
+            t0 = next(grid)
+            stages = RungeKuttaStages.start(self.tableau, self.dense, self.func, self.y0, t0)
+            outputs = Outputs(y0, len(times), stages.track_graph)
+            y = y0
+            next_out = 1
+            for t1 in grid:
+                if n_steps:
+                    stages.next_first_stage(t0, y)
+                h = t1 - t0
+                y1 = stages.step(t0, h, t1, y, False)
+                n_steps += 1
+                if self.step_callback is not None:
+                    self.step_callback(t1, y1.view(self.y0.shape))
+                if (times[next_out] - t1) * h <= 0.0:
+                    count = outputs.count
+                    next_out = fill_outputs(outputs, stages, times, next_out, t0, h, t1, y, y1)
+                    if not outputs.finite_since(count):
+                        raise SolverError(
+                            f"the state is not finite (NaN/inf) at t={times[next_out - 1]:.6g}; "
+                            f"it became so after t={times[count - 1]:.6g} (step size {h:.3g}, "
+                            f"{n_steps} steps taken). Hint: use a smaller step size or an "
+                            "adaptive method, or check func for overflow."
+                        )
+                t0, y = t1, y1
+            return outputs.result(self.y0.shape)
+        finally:
+            self.stats.steps_accepted += n_steps
+            self.stats.nfe_forward += 1 if stages is None else stages.nfe
+
+    def _grid(self, t: Tensor, times: list[float]) -> tuple[int, Iterator[float]]:
+        """The number of grid points and an iterator over them."""
+        t0, t_end = times[0], times[-1]
+        if self.step_size is not None:
+            span = t_end - t0
+            # Times carry rounding of a few ulps: a span of n steps plus rounding is n steps.
+            rounding = 4.0 * math.ulp(max(abs(t0), abs(t_end))) / self.step_size
+            n = max(1, math.ceil(abs(span) / self.step_size - rounding - _STEP_COUNT_SLACK))
+            step = math.copysign(self.step_size, span)
+            return n + 1, _uniform(t0, step, n, t_end)
+        if self.grid_constructor is None:
+            return len(times), iter(times)
+        grid = self.grid_constructor(self.func, self.y0, t)
+        points = times_as_floats(torch.as_tensor(grid))
+        _check_grid(points, t0, t_end)
+        return len(points), iter(points)
+
+
+def _uniform(t0: float, step: float, n: int, t_end: float) -> Iterator[float]:
+    """``t0, t0 + step, ...`` (``n`` points strictly before ``t_end``), then ``t_end``."""
+    for i in range(n):
+        point = t0 + i * step
+        if (t_end - point) * step <= 0.0:
+            break
+        yield point
+    yield t_end
+
+
+def _check_grid(points: list[float], t0: float, t_end: float) -> None:
+    if len(points) < 2 or points[0] != t0 or points[-1] != t_end:
+        raise ValueError(
+            "options['grid_constructor'] must return a grid that starts at t[0] and ends at "
+            f"t[-1] (got {len(points)} points from {points[:1]} to {points[-1:]})"
+        )
+    direction = math.copysign(1.0, t_end - t0)
+    if any(direction * (b - a) <= 0.0 for a, b in itertools.pairwise(points)):
+        raise ValueError("options['grid_constructor'] must return a strictly monotone grid")

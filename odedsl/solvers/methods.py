@@ -1,0 +1,55 @@
+"""The registry of solver methods: ``SOLVERS`` maps a method name to a solver class.
+
+Interface of a solver class (Runge–Kutta here, Adams in ``adams.py``)::
+
+    class Solver:
+        option_names: ClassVar[frozenset[str]]    # options it accepts (checked by integrate)
+
+        def __init__(self, func, y0, rtol, atol, norm, options, stats): ...
+        def integrate(self, t) -> Tensor: ...
+
+- ``func(t, y)``: ``t`` a 0-dim tensor of ``y0``'s dtype and device, ``y`` shaped like ``y0``.
+- ``y0``: a single tensor of any shape (tuple states are flattened by the API).
+- ``rtol``, ``atol``: floats, or tensors broadcastable to ``y0``.
+- ``norm``: ``None`` (RMS) or a callable from the scaled error (shaped like ``y0``) to a
+  0-dim tensor.
+- ``options``: a dict holding only names from ``option_names``; values are checked by the
+  solver (``ValueError`` naming the option).
+- ``stats``: a ``SolverStats`` the solver updates in place (every ``func`` call counts).
+- ``integrate(t)``: ``t`` a strictly monotone 1-D tensor with at least one entry, increasing
+  or decreasing; returns the solution at ``t`` with shape ``(len(t), *y0.shape)``, the first
+  row ``y0``. Failures raise ``odedsl.errors.SolverError``.
+
+Helpers for new solvers: ``control`` (``select_initial_step``, ``StepSizeController``,
+``rms_norm``), ``interpolation`` (``hermite_interpolate``, ``DenseOutput``) and
+``options`` (option readers with did-you-mean). A new Runge–Kutta method is one tableau
+file under ``tableaux/`` plus one line below.
+"""
+
+from __future__ import annotations
+
+from .adams import AdamsSolver
+from .adaptive import AdaptiveRungeKuttaSolver
+from .fixed import FixedGridSolver
+from .tableau import ButcherTableau
+from .tableaux import BOSH3, DOPRI5, DOPRI8, EULER, HEUN, MIDPOINT, RK4, TSIT5
+
+
+def runge_kutta_solver(tableau: ButcherTableau, *, fixed_grid: bool = False) -> type:
+    """The solver class of a tableau: adaptive for embedded pairs unless ``fixed_grid``."""
+    base = AdaptiveRungeKuttaSolver if tableau.adaptive and not fixed_grid else FixedGridSolver
+    class_name = f"{tableau.name.capitalize()}{base.__name__}"
+    return type(class_name, (base,), {"tableau": tableau, "__doc__": base.__doc__})
+
+
+SOLVERS: dict[str, type] = {
+    "euler": runge_kutta_solver(EULER),
+    "midpoint": runge_kutta_solver(MIDPOINT),
+    "heun": runge_kutta_solver(HEUN),
+    "rk4": runge_kutta_solver(RK4),
+    "bosh3": runge_kutta_solver(BOSH3),
+    "dopri5": runge_kutta_solver(DOPRI5),
+    "tsit5": runge_kutta_solver(TSIT5),
+    "dopri8": runge_kutta_solver(DOPRI8),
+    "adams": AdamsSolver,
+}
