@@ -1,0 +1,480 @@
+"""Latent ODEs for irregularly sampled series (Chen et al. 2018; Rubanova et al. 2019).
+
+Generative model: ``z0 ~ N(m, s² I)`` (the prior), ``dz/dt = f(t, z)`` from ``t0``,
+``x(t_n) ~ N(dec(z(t_n)), σ²)`` at each observed time, and optionally event times from an
+inhomogeneous Poisson process with intensity ``λ(t) = exp(rate(z(t)))`` (or softplus).
+Inference: a recognition network reads each series backwards in time and outputs
+``(μ, log σ²)`` of ``q(z0 | x)``; ``z0 = μ + σ ε`` (reparameterised).
+
+One solve per batch: every series and posterior sample starts from its own ``z0`` and the
+state is integrated once over the sorted union of the batch's observation times, event times
+and the event window (:func:`odedsl.models.series.union_grid`); each series then reads its own
+points. Rows never interact, so a series' loss does not depend on its batch-mates or on
+padding beyond the solver's error control: an adaptive solver's step sizes follow the error
+norm of the whole batch, and a fixed-step solver without ``step_size`` steps on the union grid,
+so results agree to the solver's tolerance.
+The compensator ``Λ(t) = ∫_{t0}^t λ dt`` of the Poisson likelihood is one
+more state of that same solve (:class:`LatentDynamics`).
+
+Normalisation: a series' bound sums the Gaussian log-likelihood over its observed points and
+dimensions (and the event log-likelihood over its events); the loss is the mean over the batch's
+series of the negative bound. KL warm-up multiplies the KL term (for IWAE the log prior ratio)
+by ``min(1, step / kl_warmup)``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any, NamedTuple
+
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+from odedsl.compile.layers import takes_time
+from odedsl.train.protocol import LossOutput
+
+from .likelihoods import (
+    gaussian_log_likelihood,
+    logmeanexp,
+    normal_kl,
+    normal_log_prob,
+    poisson_process_log_likelihood,
+)
+from .series import Observations, as_mask, as_tensor, forecast_rmse, gather_at, union_grid
+from .settings import SolverSettings
+
+OBJECTIVES = ("elbo", "iwae")
+LINKS = ("exp", "softplus")
+EVALUATION_SEED = 0
+
+
+class LatentDynamics(nn.Module):
+    """The solver's right-hand side: ``dz/dt = f(t, z)`` (or ``f(z)`` when ``f`` does not take
+    time) and, with an ``intensity`` network, one more state ``Λ`` with ``dΛ/dt = λ(z(t))``.
+
+    ``intensity(z)`` returns the rate ``r`` (shape ``(..., 1)`` or ``(...)``) and
+    ``λ = exp(r)`` (``link="exp"``) or ``softplus(r)``. The state is ``[z, Λ]`` along the last
+    axis when there is an intensity, else ``z``.
+    """
+
+    def __init__(
+        self,
+        dynamics: nn.Module,
+        *,
+        dynamics_takes_time: bool | None = None,
+        intensity: nn.Module | None = None,
+        link: str = "exp",
+    ) -> None:
+        super().__init__()
+        if link not in LINKS:
+            raise ValueError(f"intensity_link must be one of {LINKS}, got {link!r}")
+        self.dynamics = dynamics
+        if dynamics_takes_time is None:
+            dynamics_takes_time = takes_time(dynamics)
+        self.takes_time = dynamics_takes_time
+        self.intensity = intensity
+        self.link = link
+
+    @property
+    def has_intensity(self) -> bool:
+        return self.intensity is not None
+
+    def latent(self, state: Tensor) -> Tensor:
+        """The ``z`` part of a state."""
+        return state[..., :-1] if self.has_intensity else state
+
+    def log_intensity(self, z: Tensor) -> Tensor:
+        """``log λ`` at latent states ``z`` (..., L), shape (...)."""
+        if self.intensity is None:
+            raise ValueError("this latent ODE has no intensity network (intensity=...)")
+        rate = self.intensity(z)
+        if rate.ndim == z.ndim:
+            if rate.shape[-1] != 1:
+                raise ValueError(
+                    f"the intensity network must output one rate per state, got a last axis "
+                    f"of size {rate.shape[-1]}"
+                )
+            rate = rate.squeeze(-1)
+        return rate if self.link == "exp" else torch.log(F.softplus(rate))
+
+    def forward(self, t: Tensor, state: Tensor) -> Tensor:
+        z = self.latent(state)
+        dz = self.dynamics(t, z) if self.takes_time else self.dynamics(z)
+        if not self.has_intensity:
+            return dz
+        return torch.cat([dz, self.log_intensity(z).exp()[..., None]], dim=-1)
+
+
+class Bound(NamedTuple):
+    """One evaluation of the objective for a batch of B series with K posterior samples.
+
+    ``value`` (B,): the per-series bound (ELBO or IWAE) with the KL weight applied;
+    ``observation_log_likelihood`` and ``event_log_likelihood`` (K, B): log p(x | z0) and the
+    Poisson-process log p(events | z0) per sample (zeros without an intensity); ``kl`` (B,):
+    closed-form KL(q(z0|x) ‖ p(z0)); ``log_ratio`` (K, B): log q(z0|x) − log p(z0) at the
+    samples (its mean over samples is the Monte Carlo estimate of ``kl``).
+    """
+
+    value: Tensor
+    observation_log_likelihood: Tensor
+    event_log_likelihood: Tensor
+    kl: Tensor
+    log_ratio: Tensor
+
+    @property
+    def log_likelihood(self) -> Tensor:
+        """log p(x, events | z0) per sample (K, B)."""
+        return self.observation_log_likelihood + self.event_log_likelihood
+
+
+class LatentODE(nn.Module):
+    """A latent ODE with a Gaussian observation model and an optional Poisson process.
+
+    Pieces (any ``nn.Module`` with these call forms):
+
+    - ``encoder(values (B, N, D), times (B, N), mask (B, N)) -> (B, 2·latent_dim)``: the
+      recognition network, given each series reversed in time (last observation first); e.g.
+      ``layers.RNN(D, 25, 2L, time_gap=True)``, ``GRU`` or ``ODERNN``. Its output is split
+      into ``(μ, log σ²)`` of q(z0 | x).
+    - ``dynamics``: ``f(t, z)`` or ``f(z)``, z (..., L) → dz/dt (..., L); which form is read
+      from ``dynamics_takes_time`` or else from the layer's ``takes_time`` attribute.
+    - ``decoder(z (..., L)) -> (..., D)``: the mean of the observation at z.
+    - ``intensity(z) -> (..., 1)``: the Poisson rate network (``λ = link(rate)``), with
+      ``event_window = (start, end)`` the window the events were recorded on.
+
+    ``noise`` is the observation standard deviation σ (learned from that start when
+    ``learn_noise``); the prior is ``N(prior_mean, prior_std² I)``; ``objective`` is
+    ``"elbo"`` (closed-form KL, averaged over ``samples`` posterior draws) or ``"iwae"``
+    (``samples`` importance samples, log-mean-exp of the log weights). The latent state lives
+    from ``t0``: every time must be ≥ t0.
+
+    KL warm-up: the KL weight is ``min(1, step / kl_warmup)`` (1 when ``kl_warmup`` is 0).
+    ``step`` is a buffer (saved with the state dict) that each training-mode :meth:`loss` call
+    advances by one; a runtime that knows the step may call :meth:`set_step` instead.
+
+    Batches are mappings with ``ts`` (B, N) or (N,), ``x`` (B, N, D), optionally ``mask``
+    (B, N), and with an intensity ``events`` (B, E) and ``events_mask`` (B, E) (the keys
+    of ``odedsl.data.load``). Training solves use ``train_solver``; :meth:`predict` and
+    :meth:`evaluate` use ``eval_solver`` (default: the same).
+    """
+
+    def __init__(
+        self,
+        encoder: nn.Module,
+        dynamics: nn.Module,
+        decoder: nn.Module,
+        *,
+        latent_dim: int,
+        train_solver: SolverSettings,
+        eval_solver: SolverSettings | None = None,
+        noise: float = 0.3,
+        learn_noise: bool = False,
+        prior_mean: float = 0.0,
+        prior_std: float = 1.0,
+        objective: str = "elbo",
+        samples: int = 1,
+        kl_warmup: int = 0,
+        t0: float = 0.0,
+        intensity: nn.Module | None = None,
+        intensity_link: str = "exp",
+        event_window: tuple[float, float] | None = None,
+        dynamics_takes_time: bool | None = None,
+    ) -> None:
+        super().__init__()
+        _check_count("latent_dim", latent_dim, 1)
+        _check_count("samples", samples, 1)
+        _check_count("kl_warmup", kl_warmup, 0)
+        if objective not in OBJECTIVES:
+            raise ValueError(f"objective must be one of {OBJECTIVES}, got {objective!r}")
+        for name, value in (("noise", noise), ("prior_std", prior_std)):
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+                raise ValueError(f"{name} must be a positive number, got {value!r}")
+        self.event_window = _check_window(event_window, intensity is not None, t0)
+        self.encoder = encoder
+        self.decoder = decoder
+        self.field = LatentDynamics(
+            dynamics,
+            dynamics_takes_time=dynamics_takes_time,
+            intensity=intensity,
+            link=intensity_link,
+        )
+        log_noise = torch.tensor(math.log(noise), dtype=torch.get_default_dtype())
+        if learn_noise:
+            self.log_noise = nn.Parameter(log_noise)
+        else:
+            self.register_buffer("log_noise", log_noise)
+        self.register_buffer("step", torch.zeros((), dtype=torch.long))
+        self.latent_dim = latent_dim
+        self.train_solver = train_solver
+        self.eval_solver = eval_solver or train_solver
+        self.prior_mean, self.prior_std = float(prior_mean), float(prior_std)
+        self.objective, self.samples, self.kl_warmup = objective, samples, kl_warmup
+        self.t0 = float(t0)
+        self.stats = None
+
+    # -- settings ------------------------------------------------------------------------------
+
+    @property
+    def noise_std(self) -> Tensor:
+        """The observation noise σ."""
+        return self.log_noise.exp()
+
+    @property
+    def kl_weight(self) -> float:
+        """The warm-up weight of the KL term at the current ``step``."""
+        if not self.kl_warmup:
+            return 1.0
+        return min(1.0, int(self.step) / self.kl_warmup)
+
+    def set_step(self, step: int) -> None:
+        """Set the training step the KL warm-up reads."""
+        _check_count("step", step, 0)
+        self.step.fill_(step)
+
+    def _like(self) -> Tensor:
+        return self.log_noise
+
+    # -- inference and generation ----------------------------------------------------------------
+
+    def encode(self, observations: Observations) -> tuple[Tensor, Tensor]:
+        """``(μ, log σ²)`` of q(z0 | x), each (B, L), reading the series backwards."""
+        backwards = observations.reversed()
+        out = self.encoder(backwards.values, backwards.times, backwards.mask)
+        expected = (observations.batch, 2 * self.latent_dim)
+        if tuple(out.shape) != expected:
+            raise ValueError(
+                f"the encoder must output (B, 2·latent_dim) = {expected} (μ and log σ²), "
+                f"got {tuple(out.shape)}"
+            )
+        mean, logvar = out.chunk(2, dim=-1)
+        return mean, logvar
+
+    def posterior_samples(
+        self,
+        mean: Tensor,
+        logvar: Tensor,
+        samples: int,
+        noise: Tensor | None = None,
+        generator: torch.Generator | None = None,
+    ) -> Tensor:
+        """``z0 = μ + σ ε``, shape (K, B, L); ``ε`` is ``noise`` if given, else drawn
+        (from ``generator`` when given)."""
+        if noise is None:
+            shape = (samples, *mean.shape)
+            if generator is None:
+                noise = torch.randn(shape, dtype=mean.dtype, device=mean.device)
+            else:
+                noise = torch.randn(shape, generator=generator, dtype=mean.dtype).to(mean.device)
+        elif tuple(noise.shape) != (samples, *mean.shape):
+            raise ValueError(
+                f"noise must have shape (samples, B, L) = {(samples, *mean.shape)}, "
+                f"got {tuple(noise.shape)}"
+            )
+        return mean + (0.5 * logvar).exp() * noise
+
+    def solve(self, z0: Tensor, grid: Tensor, settings: SolverSettings) -> Tensor:
+        """The state (z, and Λ with an intensity) from ``z0`` (K, B, L) at the times ``grid``
+        (G,) starting at t0; returns (G, K·B, C), rows sample-major."""
+        state = z0.reshape(-1, z0.shape[-1])
+        if self.field.has_intensity:
+            state = torch.cat([state, state.new_zeros(state.shape[0], 1)], dim=-1)
+        solution = settings.solve(self.field, state, grid)
+        self.stats = solution.stats
+        return solution.ys
+
+    # -- the objective ---------------------------------------------------------------------------
+
+    def bound(
+        self,
+        batch: Mapping[str, Any],
+        *,
+        objective: str | None = None,
+        samples: int | None = None,
+        noise: Tensor | None = None,
+        generator: torch.Generator | None = None,
+        kl_weight: float | None = None,
+        solver: SolverSettings | None = None,
+    ) -> Bound:
+        """The per-series bound of ``batch`` (see :class:`Bound`); arguments left out take the
+        model's settings (training solver, current KL weight)."""
+        objective = objective or self.objective
+        if objective not in OBJECTIVES:
+            raise ValueError(f"objective must be one of {OBJECTIVES}, got {objective!r}")
+        samples = self.samples if samples is None else samples
+        _check_count("samples", samples, 1)
+        beta = self.kl_weight if kl_weight is None else kl_weight
+        observations, events, events_mask = self._batch(batch)
+        mean, logvar = self.encode(observations)
+        z0 = self.posterior_samples(mean, logvar, samples, noise, generator)
+        observed, timed = self._log_likelihoods(
+            z0, observations, events, events_mask, solver or self.train_solver
+        )
+        kl = normal_kl(mean, logvar, self.prior_mean, self.prior_std)
+        log_ratio = normal_log_prob(z0, mean, logvar) - normal_log_prob(
+            z0, self.prior_mean, 2.0 * math.log(self.prior_std)
+        )
+        log_likelihood = observed + timed
+        if objective == "elbo":
+            value = log_likelihood.mean(0) - beta * kl
+        else:
+            value = logmeanexp(log_likelihood - beta * log_ratio, dim=0)
+        return Bound(value, observed, timed, kl, log_ratio)
+
+    def _log_likelihoods(
+        self,
+        z0: Tensor,
+        observations: Observations,
+        events: Tensor | None,
+        events_mask: Tensor | None,
+        settings: SolverSettings,
+    ) -> tuple[Tensor, Tensor]:
+        """log p(x | z0) and log p(events | z0) (K, B), from one solve on the union grid."""
+        queries = [(observations.times, observations.mask, "batch['ts']")]
+        if events is not None:
+            window = torch.tensor(self.event_window, dtype=events.dtype, device=events.device)
+            queries.append((events, events_mask, "batch['events']"))
+            queries.append((window.expand(len(events), 2), None, "event_window"))
+        grid = union_grid(self.t0, queries, self._like())
+        path = self.solve(z0, grid.times, settings)
+        z_obs = self.field.latent(gather_at(path, grid.index[0]))
+        observed = gaussian_log_likelihood(
+            observations.values, self.decoder(z_obs), self.noise_std, observations.mask
+        )
+        if events is None:
+            return observed, torch.zeros_like(observed)
+        at_events = self.field.latent(gather_at(path, grid.index[1]))
+        compensator = gather_at(path, grid.index[2])[..., -1]
+        timed = poisson_process_log_likelihood(
+            self.field.log_intensity(at_events),
+            events_mask,
+            compensator[..., 1] - compensator[..., 0],
+        )
+        return observed, timed
+
+    def _batch(self, batch: Mapping[str, Any]) -> tuple[Observations, Tensor | None, Tensor | None]:
+        if not isinstance(batch, Mapping) or "ts" not in batch or "x" not in batch:
+            raise ValueError(
+                "a latent ODE batch is a mapping with 'ts' (B, N) and 'x' (B, N, D), "
+                f"optionally 'mask'; got {type(batch).__name__}"
+                + (f" with keys {sorted(batch)}" if isinstance(batch, Mapping) else "")
+            )
+        like = self._like()
+        observations = Observations.of(
+            batch["ts"],
+            batch["x"],
+            batch.get("mask"),
+            like,
+            names=("batch['ts']", "batch['x']", "batch['mask']"),
+        )
+        if not self.field.has_intensity:
+            return observations, None, None
+        if "events" not in batch:
+            raise ValueError(
+                "this latent ODE has a Poisson-process likelihood: the batch needs 'events' "
+                "(B, E) event times and 'events_mask' (B, E)"
+            )
+        events = as_tensor(batch["events"], like, "batch['events']")
+        if events.ndim != 2 or events.shape[0] != observations.batch:
+            raise ValueError(
+                f"batch['events'] must have shape ({observations.batch}, E), "
+                f"got {tuple(events.shape)}"
+            )
+        shape = tuple(events.shape)
+        mask = as_mask(batch.get("events_mask"), shape, events.device, "batch['events_mask']")
+        return observations, events, mask
+
+    def loss(self, batch: Mapping[str, Any]) -> LossOutput:
+        """Mean over the batch's series of the negative bound (training solver, current KL
+        weight); advances ``step`` in training mode."""
+        bound = self.bound(batch)
+        stats = self.stats
+        events = {}
+        if self.field.has_intensity:
+            events["event_log_likelihood"] = float(bound.event_log_likelihood.mean().detach())
+        elbo = bound.log_likelihood.mean(0) - bound.kl
+        metrics: dict[str, Any] = {
+            "elbo": float(elbo.mean().detach()),
+            "log_likelihood": float(bound.observation_log_likelihood.mean().detach()),
+            "kl": float(bound.kl.mean().detach()),
+            **events,
+            "kl_weight": self.kl_weight,
+            "nfe_forward": float(stats.nfe_forward),
+            "nfe_backward": lambda: float(stats.nfe_backward),
+        }
+        if self.training:
+            self.step += 1
+        return LossOutput(-bound.value.mean(), metrics)
+
+    # -- prediction and evaluation ---------------------------------------------------------------
+
+    def predict(
+        self,
+        t_obs: Any,
+        x_obs: Any,
+        t_new: Any,
+        samples: int | None = None,
+        mask: Any = None,
+        generator: torch.Generator | None = None,
+    ) -> Tensor:
+        """Decoded predictions at ``t_new`` given observations ``(t_obs, x_obs)``.
+
+        ``t_obs`` (N,) shared or (B, N) per series, ``x_obs`` (B, N, D), ``mask`` (B, N);
+        ``t_new`` (M,) or (B, M), any times ≥ t0 (beyond the observations: extrapolation).
+        Returns the prediction from the posterior mean, (B, M, D), or with ``samples`` = K
+        posterior draws, (K, B, M, D). Uses the evaluation solver.
+        """
+        like = self._like()
+        observations = Observations.of(t_obs, x_obs, mask, like)
+        mean, logvar = self.encode(observations)
+        if samples is None:
+            z0 = mean[None]
+        else:
+            _check_count("samples", samples, 1)
+            z0 = self.posterior_samples(mean, logvar, samples, generator=generator)
+        times = as_tensor(t_new, like, "t_new")
+        if times.ndim not in (1, 2) or (times.ndim == 2 and times.shape[0] != observations.batch):
+            raise ValueError(
+                f"t_new must have shape (M,) or ({observations.batch}, M), got {tuple(times.shape)}"
+            )
+        times = times.expand(observations.batch, -1)
+        grid = union_grid(self.t0, [(times, None, "t_new")], like)
+        path = self.solve(z0, grid.times, self.eval_solver)
+        prediction = self.decoder(self.field.latent(gather_at(path, grid.index[0])))
+        return prediction[0] if samples is None else prediction
+
+    def evaluate(self, data: Mapping[str, Any]) -> dict[str, float]:
+        """Held-out ``loss`` (the negative bound with KL weight 1, evaluation solver, posterior
+        noise from a fixed seed) and, when ``data`` has a future (``ts_future``,
+        ``x_future``), the forecast ``rmse`` of :meth:`predict` from the posterior mean."""
+        generator = torch.Generator().manual_seed(EVALUATION_SEED)
+        with torch.no_grad():
+            bound = self.bound(data, generator=generator, kl_weight=1.0, solver=self.eval_solver)
+            results = {"loss": float(-bound.value.mean())}
+            if "x_future" in data:
+                results["rmse"] = forecast_rmse(self.predict, data, self._like())
+        return results
+
+
+def _check_count(name: str, value: Any, low: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise ValueError(f"{name} must be an integer ≥ {low}, got {value!r}")
+
+
+def _check_window(
+    window: tuple[float, float] | None, has_intensity: bool, t0: float
+) -> tuple[float, float] | None:
+    if not has_intensity:
+        if window is not None:
+            raise ValueError("event_window is only used with an intensity network (intensity=...)")
+        return None
+    if window is None:
+        raise ValueError(
+            "a Poisson-process likelihood needs the window the events were recorded on: "
+            "event_window=(start, end)"
+        )
+    start, end = (float(bound) for bound in window)
+    if not t0 <= start < end:
+        raise ValueError(f"event_window must satisfy t0 = {t0:g} ≤ start < end, got {window}")
+    return start, end
