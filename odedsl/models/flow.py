@@ -10,7 +10,8 @@ Both travel in one solve of the augmented state built by
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -36,7 +37,11 @@ class ContinuousFlow(nn.Module):
     ``objective`` is ``"likelihood"`` (maximum likelihood on data batches) or ``"kl"``
     (density matching: minimise KL(q‖p) against the unnormalised ``target`` log-density).
     Training solves use ``train_solver``; :meth:`log_prob` and :meth:`sample` default to
-    ``eval_solver``. ``stats`` holds the counters of the last solve.
+    ``eval_solver``, and solves with ``eval_solver`` use ``eval_augmented`` when given (e.g.
+    the exact trace for evaluation, Hutchinson's for training; without the regularizers).
+    ``stats`` holds the counters of the last solve. The base density is
+    ``N(base_mean, base_std² I)`` (standard by default). Batches may be tensors or mappings
+    (the sources of ``odedsl.train``) holding the data under ``data_key``.
     """
 
     OBJECTIVES = ("likelihood", "kl")
@@ -54,6 +59,10 @@ class ContinuousFlow(nn.Module):
         target: LogDensity | None = None,
         kinetic: float = 0.0,
         jacobian: float = 0.0,
+        base_mean: float = 0.0,
+        base_std: float = 1.0,
+        data_key: str = "x",
+        eval_augmented: AugmentedDynamics | None = None,
     ) -> None:
         super().__init__()
         if objective not in self.OBJECTIVES:
@@ -62,7 +71,10 @@ class ContinuousFlow(nn.Module):
             raise ValueError("objective 'kl' needs a target log-density (target=...)")
         if (kinetic and not augmented.kinetic) or (jacobian and not augmented.jacobian):
             raise ValueError("the augmented dynamics must carry every regularizer weighted here")
+        if not (math.isfinite(base_mean) and math.isfinite(base_std) and base_std > 0):
+            raise ValueError(f"base_std must be positive, got base N({base_mean}, {base_std}²)")
         self.augmented = augmented
+        self.eval_augmented = eval_augmented
         self.event_shape = tuple(event_shape)
         self.t0, self.t1 = float(t0), float(t1)
         self.train_solver = train_solver
@@ -71,17 +83,31 @@ class ContinuousFlow(nn.Module):
         self.target = target
         self.kinetic = float(kinetic)
         self.jacobian = float(jacobian)
+        self.base_mean, self.base_std = float(base_mean), float(base_std)
+        self.data_key = data_key
         self.stats = SolverStats()
+
+    def base_log_prob(self, z: Tensor) -> Tensor:
+        """log N(z; base_mean, base_std² I) per sample."""
+        size = z[0].numel()
+        scaled = (z - self.base_mean) / self.base_std
+        return standard_normal_log_prob(scaled) - size * math.log(self.base_std)
 
     def _times(self, reference: Tensor, *, forward: bool) -> Tensor:
         span = [self.t0, self.t1] if forward else [self.t1, self.t0]
         return torch.tensor(span, dtype=reference.dtype, device=reference.device)
 
     def _solve(self, z: Tensor, logp: Tensor | None, settings: SolverSettings, *, forward: bool):
-        state0 = self.augmented.initial_state(z, logp)
-        solution = settings.solve(self.augmented, state0, self._times(z, forward=forward))
+        augmented = self._augmented(settings)
+        state0 = augmented.initial_state(z, logp)
+        solution = settings.solve(augmented, state0, self._times(z, forward=forward))
         self.stats = solution.stats
-        return self.augmented.split(solution.ys[-1])
+        return augmented.split(solution.ys[-1])
+
+    def _augmented(self, settings: SolverSettings) -> AugmentedDynamics:
+        if settings is self.eval_solver and self.eval_augmented is not None:
+            return self.eval_augmented
+        return self.augmented
 
     def _regularizers(self, parts: tuple[Tensor, ...], sign: float) -> Tensor:
         """The weighted RNODE terms of the extra states (``sign`` −1 for reverse solves)."""
@@ -98,7 +124,7 @@ class ContinuousFlow(nn.Module):
     def log_prob(self, x: Tensor, settings: SolverSettings | None = None) -> Tensor:
         """log p(x) per sample: integrate data back to the base, adding ``∫ tr ∂f/∂z dt``."""
         parts = self._solve(x, None, settings or self.eval_solver, forward=False)
-        return standard_normal_log_prob(parts[0]) - parts[1]
+        return self.base_log_prob(parts[0]) - parts[1]
 
     def sample(
         self,
@@ -112,34 +138,51 @@ class ContinuousFlow(nn.Module):
         x, logq, _ = self._push(n, generator, settings or self.eval_solver)
         return (x, logq) if with_log_prob else x
 
-    def _push(self, n: int, generator: torch.Generator | None, settings: SolverSettings):
+    def _push(
+        self,
+        n: int,
+        generator: torch.Generator | None,
+        settings: SolverSettings,
+        noise: Tensor | None = None,
+    ):
+        """Base samples ``base_mean + base_std·ε`` pushed to data time, with ε drawn (or the
+        standard normal ``noise`` given)."""
         param = next(self.parameters(), None)
         dtype = param.dtype if param is not None else torch.get_default_dtype()
         device = param.device if param is not None else None
-        z0 = torch.randn((n, *self.event_shape), generator=generator, dtype=dtype, device=device)
-        parts = self._solve(z0, standard_normal_log_prob(z0), settings, forward=True)
+        if noise is None:
+            noise = torch.randn(
+                (n, *self.event_shape), generator=generator, dtype=dtype, device=device
+            )
+        z0 = self.base_mean + self.base_std * noise.to(dtype=dtype, device=device)
+        parts = self._solve(z0, self.base_log_prob(z0), settings, forward=True)
         return parts[0], parts[1], parts
 
     def trajectory(self, z0: Tensor, times: Tensor, settings: SolverSettings | None = None):
         """States of base samples ``z0`` at ``times`` in ``(t0, t1)``: (len(times), n, ...)."""
         settings = settings or self.eval_solver
-        state0 = self.augmented.initial_state(z0)
-        solution = settings.solve(self.augmented, state0, times.to(z0.dtype))
+        augmented = self._augmented(settings)
+        state0 = augmented.initial_state(z0)
+        solution = settings.solve(augmented, state0, times.to(z0.dtype))
         self.stats = solution.stats
-        return self.augmented.split(solution.ys)[0]
+        return augmented.split(solution.ys)[0]
 
-    def loss(self, batch: Tensor | int | None = None) -> LossOutput:
+    def loss(self, batch: Tensor | Mapping[str, Tensor] | int | None = None) -> LossOutput:
         """Negative log-likelihood of ``batch`` (or, for ``"kl"``, KL(q‖p) up to log Z) plus
-        the weighted regularizers, with the training solver."""
+        the weighted regularizers, with the training solver. For ``"kl"`` a batch is the
+        number of samples to draw, or standard normal noise ε (n, *event_shape) to push."""
+        if isinstance(batch, Mapping):
+            batch = batch[self.data_key]
         if self.objective == "likelihood":
-            if batch is None:
+            if batch is None or isinstance(batch, int):
                 raise ValueError("a maximum-likelihood flow needs a data batch: loss(x)")
-            parts = self._solve(batch, None, self.train_solver, forward=False)
-            fit = -(standard_normal_log_prob(parts[0]) - parts[1]).mean()
+            parts = self._solve(self._cast(batch), None, self.train_solver, forward=False)
+            fit = -(self.base_log_prob(parts[0]) - parts[1]).mean()
             regular = self._regularizers(parts, sign=-1.0)
         else:
-            n = batch if isinstance(batch, int) else (batch.shape[0] if batch is not None else 512)
-            x, logq, parts = self._push(n, None, self.train_solver)
+            noise = batch if isinstance(batch, Tensor) else None
+            n = batch if isinstance(batch, int) else 512
+            x, logq, parts = self._push(n, None, self.train_solver, noise)
             fit = (logq - self.target(x)).mean()
             regular = self._regularizers(parts, sign=1.0)
         stats = self.stats
@@ -149,3 +192,39 @@ class ContinuousFlow(nn.Module):
             "nfe_backward": lambda: float(stats.nfe_backward),
         }
         return LossOutput(fit + regular, metrics)
+
+    def evaluate(self, data: Any) -> dict[str, float]:
+        """Held-out ``loss`` with the evaluation solver: the mean negative log-likelihood of
+        ``data`` (a tensor, a mapping holding ``data_key``, or an iterable of batches), or for
+        ``"kl"`` the KL(q‖p) estimate (up to log Z) from ``data`` samples (an int, default
+        4096) drawn from a fixed seed."""
+        with torch.no_grad():
+            if self.objective == "kl":
+                n = data if isinstance(data, int) else 4096
+                generator = torch.Generator().manual_seed(0)
+                noise = torch.randn((n, *self.event_shape), generator=generator)
+                x, logq, _ = self._push(n, None, self.eval_solver, noise)
+                return {"loss": float((logq - self.target(x)).mean())}
+            total, count = 0.0, 0
+            for x in _batches(data, self.data_key):
+                x = self._cast(x)
+                total += float(-self.log_prob(x).sum())
+                count += x.shape[0]
+        return {"loss": total / count}
+
+    def _cast(self, x: Tensor) -> Tensor:
+        param = next(self.parameters(), None)
+        if param is None:
+            return x
+        return torch.as_tensor(x).to(dtype=param.dtype, device=param.device)
+
+
+def _batches(data: Any, key: str, size: int = 4096) -> Iterable[Tensor]:
+    """Tensors of at most ``size`` rows from a tensor, a mapping or an iterable of either."""
+    if isinstance(data, Mapping):
+        data = data[key]
+    if isinstance(data, Tensor) or hasattr(data, "shape"):
+        yield from torch.as_tensor(data).split(size)
+        return
+    for batch in data:
+        yield from _batches(batch, key, size)

@@ -1,0 +1,185 @@
+"""Lowering a checked spec to its model: the generated functions wired into a model family.
+
+- flows → :class:`~odedsl.models.flow.ContinuousFlow` over
+  :class:`~odedsl.compile.trace.AugmentedDynamics` (the state, the log-density and the
+  regularizers the spec weights, in one solve), with the spec's trace strategy;
+- classifiers → :class:`~odedsl.models.classifier.ODEClassifier`;
+- latent ODEs → :class:`~odedsl.models.latent.LatentODE`, whose solve carries ``∫λ dt`` as one
+  more state when the likelihood has a Poisson process.
+
+Every model gets ``spec`` (the checked model), ``program`` (the generated module) and
+``generated`` (its functions by name, as modules sharing the model's parameters).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace as dataclass_replace
+
+from torch import nn
+
+from odedsl.compile.codegen import LoweringError
+from odedsl.compile.modules import GeneratedFunction, Parts, SequenceEncoder
+from odedsl.compile.program import (
+    Program,
+    intensity_signal,
+    readout_time,
+    series_observation,
+    write_program,
+)
+from odedsl.compile.symbolic_form import SymbolicError
+from odedsl.compile.trace import AugmentedDynamics
+from odedsl.lang import model as ir
+from odedsl.lang.builtins import EXACT_TRACE_MAX_DIM
+from odedsl.models.classifier import ODEClassifier
+from odedsl.models.flow import ContinuousFlow
+from odedsl.models.latent import LatentODE
+from odedsl.models.settings import SolverSettings
+
+
+def solver_settings(settings: ir.SolverSettings) -> SolverSettings:
+    """The model-side solver record of checked settings."""
+    options: dict[str, float | int] = {"max_num_steps": settings.max_num_steps}
+    if settings.step_size is not None:
+        options["step_size"] = settings.step_size
+    return SolverSettings(settings.method, settings.rtol, settings.atol, settings.gradient, options)
+
+
+def program_for(spec: ir.CheckedModel) -> tuple[ir.CheckedModel, Program]:
+    """The generated program of ``spec``. A symbolic trace that ``trace = :auto`` chose but
+    that cannot be derived (a construct outside the closed-form class other than a network
+    on the state, which the checker sees) falls back as ``:auto`` does for networks: the exact
+    trace up to ``EXACT_TRACE_MAX_DIM`` dimensions, Hutchinson's estimator above."""
+    try:
+        return spec, write_program(spec)
+    except SymbolicError as error:
+        settings = (spec.solver, spec.eval_solver)
+        if any(s.trace == "symbolic" and s.trace_reason.startswith("requested") for s in settings):
+            raise
+        size = math.prod(spec.states[0].shape)  # type: ignore[arg-type]
+        trace = "exact" if size <= EXACT_TRACE_MAX_DIM else "hutchinson"
+        reason = f"no symbolic trace ({error.reason}), so the {trace} trace for D = {size}"
+
+        def fallback(solver: ir.SolverSettings) -> ir.SolverSettings:
+            if solver.trace != "symbolic":
+                return solver
+            return dataclass_replace(solver, trace=trace, trace_reason=reason)
+
+        spec = dataclass_replace(
+            spec, solver=fallback(spec.solver), eval_solver=fallback(spec.eval_solver)
+        )
+        return spec, write_program(spec)
+
+
+def build_model(spec: ir.CheckedModel) -> nn.Module:
+    """The model of ``spec`` with parameters drawn from ``spec.train.seed``; raises
+    :class:`LoweringError` (or ``SymbolicError``) for what cannot be lowered."""
+    spec, program = program_for(spec)
+    parts = Parts(spec, spec.train.seed)
+    generated = {name: GeneratedFunction(program, name, parts) for name in program.members}
+    if spec.kind in ("flow_ml", "flow_density"):
+        model = _flow(spec, generated)
+    elif spec.kind == "classifier":
+        model = _classifier(spec, generated)
+    else:
+        model = _latent(spec, generated)
+    model.spec = spec
+    model.program = program
+    model.generated = generated
+    return model
+
+
+def _constant(expr: ir.Expr, what: str) -> float:
+    if not isinstance(expr, ir.Const):
+        raise LoweringError(f"{what} must be a number", expr.loc)
+    return float(expr.value)
+
+
+def _flow(spec: ir.CheckedModel, generated: dict[str, GeneratedFunction]) -> ContinuousFlow:
+    def dynamics(trace: str) -> GeneratedFunction:
+        return generated["dynamics_and_trace" if trace == "symbolic" else "dynamics"]
+
+    train = spec.train
+    augmented = AugmentedDynamics(
+        dynamics(spec.solver.trace),
+        spec.solver.trace,
+        kinetic=train.kinetic > 0,
+        jacobian=train.jacobian > 0,
+    )
+    evaluation = spec.eval_solver.trace
+    eval_augmented = None
+    if evaluation != spec.solver.trace:
+        eval_augmented = AugmentedDynamics(dynamics(evaluation), evaluation)
+    base = spec.dynamics.base
+    state = spec.state(base.state)
+    end = spec.dynamics.binding.time if spec.dynamics.binding else spec.dynamics.time.end
+    return ContinuousFlow(
+        augmented,
+        event_shape=tuple(state.shape),
+        t0=base.time,
+        t1=end,
+        train_solver=solver_settings(spec.solver),
+        eval_solver=solver_settings(spec.eval_solver),
+        objective=train.objective,
+        target=generated.get("target_log_density"),
+        kinetic=train.kinetic,
+        jacobian=train.jacobian,
+        base_mean=_constant(base.distribution.params["mean"], "the base distribution's mean"),
+        base_std=_constant(base.distribution.params["std"], "the base distribution's std"),
+        data_key="x",
+        eval_augmented=eval_augmented,
+    )
+
+
+def _classifier(spec: ir.CheckedModel, generated: dict[str, GeneratedFunction]) -> ODEClassifier:
+    (observation,) = spec.likelihood
+    start = {condition.time for condition in spec.dynamics.initial}
+    return ODEClassifier(
+        generated["initial"],
+        generated["dynamics"],
+        generated["logits"],
+        t0=start.pop() if len(start) == 1 else spec.dynamics.time.start,
+        t1=readout_time(spec),
+        train_solver=solver_settings(spec.solver),
+        eval_solver=solver_settings(spec.eval_solver),
+        likelihood=observation.distribution.family.lower(),
+    )
+
+
+def _latent(spec: ir.CheckedModel, generated: dict[str, GeneratedFunction]) -> LatentODE:
+    (latent,) = spec.latents
+    (condition,) = spec.dynamics.initial
+    if not (isinstance(condition.value, ir.Var) and condition.value.name == latent.name):
+        raise LoweringError(
+            f"a latent ODE starts at its latent variable: write `{condition.state}"
+            f"({condition.time:g}) = {latent.name}`",
+            condition.value.loc,
+        )
+    observation = series_observation(spec)
+    roles = [v.role for v in spec.data.variables if v.role in ("times", "series")]
+    intensity, link, window = None, "exp", None
+    poisson = next((o for o in spec.likelihood if o.distribution.family == "PoissonProcess"), None)
+    if poisson is not None:
+        _, rate = intensity_signal(spec)
+        intensity = generated["intensity"]
+        link = "softplus" if rate == "softplus" else "exp"
+        window = poisson.distribution.interval
+    prior = latent.prior.params
+    return LatentODE(
+        SequenceEncoder(generated["encoder"], roles),
+        generated["dynamics"],
+        generated["decoder"],
+        latent_dim=math.prod(latent.shape),
+        train_solver=solver_settings(spec.solver),
+        eval_solver=solver_settings(spec.eval_solver),
+        noise=_constant(observation.distribution.params["std"], "the observation noise"),
+        prior_mean=_constant(prior["mean"], "the prior's mean"),
+        prior_std=_constant(prior["std"], "the prior's std"),
+        objective=spec.train.objective,
+        samples=spec.train.samples,
+        t0=condition.time,
+        intensity=intensity,
+        intensity_link=link,
+        event_window=window,
+        dynamics_takes_time=True,
+    )

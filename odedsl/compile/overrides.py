@@ -1,0 +1,155 @@
+"""Overrides of a spec's solver and training options, checked as the spec's own values are.
+
+``compile(spec, rtol=1e-3, method="rk4", step_size=0.25, trace="exact", steps=500, lr=1e-2)``:
+solver options (``method``, ``rtol``, ``atol``, ``step_size``, ``gradient``, ``trace``,
+``max_num_steps``) apply to training and evaluation; ``eval_<option>`` to evaluation only;
+training options (``steps``, ``epochs``, ``batch``, ``seed``, ``kinetic``, ``jacobian``,
+``warmup``, ``samples``, ``objective``) and ``lr`` (the optimizer's learning rate) to training.
+Values are validated against the language catalogue (``odedsl.lang.builtins``): allowed
+symbols (``"rk4"`` or ``":rk4"``), integer or positive bounds; a bad one raises ``ValueError``
+naming the override and what it accepts.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
+
+from odedsl.errors import SpecError
+from odedsl.lang import model as ir
+from odedsl.lang.builtins import EVAL_OPTIONS, METHODS, SOLVER_OPTIONS, TRAIN_OPTIONS, Arg
+from odedsl.lang.diagnostics import Reporter, closest, render
+from odedsl.lang.kinds import OBJECTIVES
+from odedsl.lang.source import Source
+from odedsl.lang.trace import choose_trace
+
+_TRAIN = {name: arg for name, arg in TRAIN_OPTIONS.items() if name not in ("optimizer", "schedule")}
+_LR = Arg("lr", "number", bound="> 0", doc="the optimizer's learning rate")
+KNOWN: dict[str, Arg] = {
+    **SOLVER_OPTIONS,
+    **{f"eval_{name}": arg for name, arg in EVAL_OPTIONS.items()},
+    **_TRAIN,
+    "lr": _LR,
+}
+"""Every override ``compile`` accepts, with the catalogue entry its value is checked against."""
+
+
+def apply_overrides(
+    spec: ir.CheckedModel, overrides: Mapping[str, Any], source: Source | None = None
+) -> ir.CheckedModel:
+    """``spec`` with ``overrides`` applied (see the module docstring)."""
+    values = {name: validate(name, value) for name, value in overrides.items()}
+    solver = {k: v for k, v in values.items() if k in SOLVER_OPTIONS}
+    evaluation = {**solver, **{k[5:]: v for k, v in values.items() if k.startswith("eval_")}}
+    if "trace" in evaluation and spec.kind not in ("flow_ml", "flow_density"):
+        raise ValueError(
+            f"trace: only flows compute a trace, and {spec.name} is a {ir.KIND_TITLES[spec.kind]}"
+        )
+    train = {k: v for k, v in values.items() if k in _TRAIN or k == "lr"}
+    return replace(
+        spec,
+        solver=_solver(spec, spec.solver, solver, "", source),
+        eval_solver=_solver(spec, spec.eval_solver, evaluation, "eval_", source),
+        train=_train(spec, train),
+    )
+
+
+def validate(name: str, value: Any) -> Any:
+    """The checked value of override ``name``, or ``ValueError`` saying what it accepts."""
+    arg = KNOWN.get(name)
+    if arg is None:
+        match = closest(name, KNOWN)
+        hint = f"; did you mean {match!r}?" if match else ""
+        raise ValueError(f"unknown override {name!r}{hint} (overrides: {', '.join(sorted(KNOWN))})")
+    if arg.kind == "symbol":
+        written = value[1:] if isinstance(value, str) and value.startswith(":") else value
+        if written not in arg.choices:
+            match = closest(str(written), arg.choices) if isinstance(written, str) else None
+            hint = f"; did you mean {match!r}?" if match else ""
+            raise ValueError(
+                f"{name}={value!r} is not allowed{hint}: use one of {', '.join(arg.choices)}"
+            )
+        return written
+    is_number = isinstance(value, int | float) and not isinstance(value, bool)
+    if arg.kind == "int" and not (is_number and isinstance(value, int)):
+        raise ValueError(f"{name} must be an integer, got {value!r}")
+    if not is_number or not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
+    if arg.bound == "> 0" and not value > 0:
+        raise ValueError(f"{name} must be positive, got {value!r}")
+    if arg.bound == ">= 0" and not value >= 0:
+        raise ValueError(f"{name} must not be negative, got {value!r}")
+    return value if arg.kind == "int" else float(value)
+
+
+def _solver(
+    spec: ir.CheckedModel,
+    settings: ir.SolverSettings,
+    changes: dict[str, Any],
+    prefix: str,
+    source: Source | None,
+) -> ir.SolverSettings:
+    if not changes:
+        return settings
+    method = changes.get("method", settings.method)
+    adaptive = METHODS[method]
+    step_size = changes.get("step_size", settings.step_size)
+    if not adaptive and step_size is None:
+        raise ValueError(
+            f"{prefix}method={method!r} is a fixed-step method: also pass {prefix}step_size=..."
+        )
+    trace, reason = settings.trace, settings.trace_reason
+    if "trace" in changes:
+        trace, reason = _trace(spec, changes["trace"], source)
+    fields = {
+        k: v for k, v in changes.items() if k in ("rtol", "atol", "gradient", "max_num_steps")
+    }
+    return replace(
+        settings,
+        method=method,
+        adaptive=adaptive,
+        step_size=None if adaptive else float(step_size),
+        trace=trace,
+        trace_reason=reason,
+        **fields,
+    )
+
+
+def _trace(spec: ir.CheckedModel, requested: str, source: Source | None) -> tuple[str, str]:
+    """The checker's choice for ``trace = requested``; SpecError (located) if impossible."""
+    derivative = spec.dynamics.derivatives[0]
+    source = source or Source("", spec.path)
+    reporter = Reporter(source)
+    chosen = choose_trace(requested, derivative, spec.state(derivative.state), reporter, None)
+    if chosen is None:
+        raise SpecError(reporter.diagnostics, render(reporter.diagnostics, source))
+    strategy, reason = chosen
+    return strategy, reason.replace("`trace = :", "the override `trace=:")
+
+
+def _train(spec: ir.CheckedModel, changes: dict[str, Any]) -> ir.TrainSettings:
+    train = spec.train
+    if not changes:
+        return train
+    if "steps" in changes and "epochs" in changes:
+        raise ValueError("steps and epochs both set the length of training: pass one")
+    if "epochs" in changes and spec.kind == "flow_density":
+        raise ValueError("epochs: a flow matching a target density has no data; use steps")
+    fields: dict[str, Any] = {k: v for k, v in changes.items() if k != "lr"}
+    if "steps" in changes:
+        fields["epochs"] = None
+    if "epochs" in changes:
+        fields["steps"] = None
+    if "objective" in changes:
+        fitting = OBJECTIVES[spec.kind]
+        if changes["objective"] not in fitting:
+            raise ValueError(
+                f"objective={changes['objective']!r} does not fit a "
+                f"{ir.KIND_TITLES[spec.kind]}: use one of {', '.join(fitting)}"
+            )
+        fields["objective_inferred"] = False
+    if "lr" in changes:
+        fields["optimizer"] = replace(train.optimizer, lr=changes["lr"])
+    return replace(train, **fields)

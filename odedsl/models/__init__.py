@@ -1,0 +1,17 @@
+"""The model families a spec compiles to: continuous normalizing flows, ODE-Net classifiers,
+latent ODEs (with an optional Poisson process), and the RNN baseline for series.
+
+Each is an ``nn.Module`` with ``loss(batch) -> LossOutput`` for ``odedsl.train`` and, by
+kind, ``log_prob``/``sample`` (flows), ``forward``/``predict`` (classifiers: logits) and
+``predict`` (latent ODEs: decoded forecasts); ``evaluate(data)`` gives held-out metrics.
+"""
+
+from __future__ import annotations
+
+from odedsl.models.classifier import ODEClassifier
+from odedsl.models.flow import ContinuousFlow
+from odedsl.models.latent import LatentODE
+from odedsl.models.rnn_baseline import RNNBaseline
+from odedsl.models.settings import SolverSettings
+
+__all__ = ["ContinuousFlow", "LatentODE", "ODEClassifier", "RNNBaseline", "SolverSettings"]
