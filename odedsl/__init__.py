@@ -6,6 +6,8 @@ front end never pay for importing torch:
 - ``odedsl.odeint`` / ``odedsl.odeint_adjoint``: drop-in replacements for torchdiffeq's calls.
 - ``odedsl.solve``: the same solve, returning a ``Solution`` with ``.ys`` and ``.stats``.
 - ``odedsl.check``: parse and check a spec, raising ``odedsl.SpecError`` on bad input.
+- ``odedsl.compile``: a spec's model (an ``nn.Module``); ``odedsl.generated_code`` its code.
+- ``odedsl.train`` / ``odedsl.load`` / ``odedsl.evaluate``: a spec to a run folder and back.
 """
 
 from __future__ import annotations
@@ -24,6 +26,11 @@ _EXPORTS: dict[str, str] = {
     "SolverError": "odedsl.errors",
     "SpecError": "odedsl.errors",
     "check": "odedsl.lang",
+    "compile": "odedsl.compile",
+    "generated_code": "odedsl.compile",
+    "train": "odedsl.workflow",
+    "load": "odedsl.workflow",
+    "evaluate": "odedsl.workflow",
 }
 
 __all__ = ["__version__", *_EXPORTS]

@@ -4,7 +4,7 @@ Public entry points (imported lazily, as ``odedsl.models`` imports ``odedsl.comp
 
 - ``compile(path_or_text, **overrides) -> nn.Module``: the model of a spec;
 - ``generated_code(model_or_spec) -> str``: the generated torch code (``odedsl show --code``);
-- ``build_data(spec, split=, seed=)`` and ``train_config(spec)``: what ``odedsl.train`` needs
+- ``build_data(spec, split=, seed=)`` and ``train_config(spec)``: what ``odedsl.training`` needs
   to train a spec (``odedsl.compile.runtime``).
 
 Modules, in pipeline order: ``codegen`` (expressions → source), ``symbolic_form`` (a flow's

@@ -1,4 +1,4 @@
-"""What ``odedsl.train`` needs to train a spec: its data sources and its configuration.
+"""What ``odedsl.training`` needs to train a spec: its data sources and its configuration.
 
 ``build_data(spec, split)`` reads the spec's ``data`` section into a source:
 
@@ -12,7 +12,7 @@
 
 Batches are dicts keyed as ``odedsl.data.load`` returns them (``x``, ``y``, ``ts``,
 ``events``, ``events_mask``), which is what the compiled models read; the batch size is the
-spec's ``batch``. ``train_config(spec)`` gives the :class:`~odedsl.train.TrainConfig`:
+spec's ``batch``. ``train_config(spec)`` gives the :class:`~odedsl.training.TrainConfig`:
 optimizer, learning-rate schedule, steps or epochs and seed (the regularizer weights live in
 the compiled model's loss).
 """
@@ -27,7 +27,7 @@ import torch
 
 from odedsl.data import dataset, load, sample
 from odedsl.lang import model as ir
-from odedsl.train import (
+from odedsl.training import (
     OptimizerConfig,
     ScheduleConfig,
     StreamingBatches,
@@ -44,7 +44,7 @@ _SERIES_KEYS = ("ts", "x", "mask", "events", "events_mask")
 def build_data(
     spec: ir.CheckedModel, split: str = "train", *, seed: int | None = None, n: int | None = None
 ) -> Any:
-    """The spec's data for ``split`` as a source of ``odedsl.train`` (see the module table).
+    """The spec's data for ``split`` as a source of ``odedsl.training`` (see the module table).
 
     ``seed`` selects the random draw of generated data sets (default: the data set's own
     ``seed`` argument); shuffling follows the spec's training seed. ``n`` overrides the number

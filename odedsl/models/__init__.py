@@ -1,7 +1,7 @@
 """The model families a spec compiles to: continuous normalizing flows, ODE-Net classifiers,
 latent ODEs (with an optional Poisson process), and the RNN baseline for series.
 
-Each is an ``nn.Module`` with ``loss(batch) -> LossOutput`` for ``odedsl.train`` and, by
+Each is an ``nn.Module`` with ``loss(batch) -> LossOutput`` for ``odedsl.training`` and, by
 kind, ``log_prob``/``sample`` (flows), ``forward``/``predict`` (classifiers: logits) and
 ``predict`` (latent ODEs: decoded forecasts); ``evaluate(data)`` gives held-out metrics.
 """

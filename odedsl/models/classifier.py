@@ -17,7 +17,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from odedsl.solvers import SolverStats
-from odedsl.train.protocol import LossOutput
+from odedsl.training.protocol import LossOutput
 
 from .settings import SolverSettings
 

@@ -18,7 +18,7 @@ from torch import Tensor, nn
 
 from odedsl.compile.trace import AugmentedDynamics
 from odedsl.solvers import SolverStats
-from odedsl.train.protocol import LossOutput
+from odedsl.training.protocol import LossOutput
 
 from .settings import SolverSettings
 
@@ -41,7 +41,7 @@ class ContinuousFlow(nn.Module):
     the exact trace for evaluation, Hutchinson's for training; without the regularizers).
     ``stats`` holds the counters of the last solve. The base density is
     ``N(base_mean, base_std² I)`` (standard by default). Batches may be tensors or mappings
-    (the sources of ``odedsl.train``) holding the data under ``data_key``.
+    (the sources of ``odedsl.training``) holding the data under ``data_key``.
     """
 
     OBJECTIVES = ("likelihood", "kl")

@@ -33,7 +33,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from odedsl.compile.layers import takes_time
-from odedsl.train.protocol import LossOutput
+from odedsl.training.protocol import LossOutput
 
 from .likelihoods import (
     gaussian_log_likelihood,

@@ -17,7 +17,7 @@ import torch
 from torch import Tensor, nn
 
 from odedsl.compile.layers import GRU, RNN
-from odedsl.train.protocol import LossOutput
+from odedsl.training.protocol import LossOutput
 
 from .likelihoods import gaussian_log_likelihood
 from .series import Observations, as_tensor, forecast_rmse

@@ -13,7 +13,7 @@ import odedsl
 from odedsl.compile import build_data, compile, generated_code, train_config
 from odedsl.compile.parameters import OUTPUT_SCALE, roles
 from odedsl.errors import SpecError
-from odedsl.train import StreamingBatches, TensorBatches, TrainConfig
+from odedsl.training import StreamingBatches, TensorBatches, TrainConfig
 
 from .specs import flow_spec
 

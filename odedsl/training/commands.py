@@ -17,14 +17,14 @@ import torch
 from torch import nn
 
 from odedsl.errors import OdedslError
-from odedsl.train import distributed
-from odedsl.train.checkpoint import load_model_state
-from odedsl.train.config import TrainConfig
-from odedsl.train.errors import ConfigError, RunError
-from odedsl.train.loop import train
-from odedsl.train.progress import ProgressBar
-from odedsl.train.rng import seed_everything
-from odedsl.train.run import RunFolder, load_run
+from odedsl.training import distributed
+from odedsl.training.checkpoint import load_model_state
+from odedsl.training.config import TrainConfig
+from odedsl.training.errors import ConfigError, RunError
+from odedsl.training.loop import train
+from odedsl.training.progress import ProgressBar
+from odedsl.training.rng import seed_everything
+from odedsl.training.run import RunFolder, load_run
 
 EXIT_FAILED = 1
 EXIT_INTERRUPTED = 130

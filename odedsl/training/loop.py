@@ -21,12 +21,12 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils import clip_grad_norm_
 
-from odedsl.train import distributed
-from odedsl.train.checkpoint import FORMAT, VERSION, load_model_state, load_optimizer_state
-from odedsl.train.config import TrainConfig
-from odedsl.train.errors import ConfigError, RunError, TrainingError
-from odedsl.train.optimizers import build_optimizer, set_learning_rates
-from odedsl.train.protocol import (
+from odedsl.training import distributed
+from odedsl.training.checkpoint import FORMAT, VERSION, load_model_state, load_optimizer_state
+from odedsl.training.config import TrainConfig
+from odedsl.training.errors import ConfigError, RunError, TrainingError
+from odedsl.training.optimizers import build_optimizer, set_learning_rates
+from odedsl.training.protocol import (
     DataSource,
     EpochData,
     EvaluableModel,
@@ -34,10 +34,10 @@ from odedsl.train.protocol import (
     ProgressReporter,
     StreamingData,
 )
-from odedsl.train.rng import RESEED_STREAM, capture_rng, derive_seed, restore_rng, seed_process
-from odedsl.train.run import CHECKPOINT, SUMMARY, RunFolder, config_of
-from odedsl.train.schedules import lr_factor
-from odedsl.train.signals import StopRequest
+from odedsl.training.rng import RESEED_STREAM, capture_rng, derive_seed, restore_rng, seed_process
+from odedsl.training.run import CHECKPOINT, SUMMARY, RunFolder, config_of
+from odedsl.training.schedules import lr_factor
+from odedsl.training.signals import StopRequest
 
 RESUMABLE_CHANGES = ("steps", "epochs", "eval_every", "checkpoint_every", "log_every")
 """Configuration fields a resumed run may change; every other field must match the run's."""
@@ -117,7 +117,7 @@ def _check_data(data: Any, config: TrainConfig) -> bool:
     raise ConfigError(
         f"data of type {type(data).__name__} is no data source: it needs batch(step, generator) "
         "and shard(rank, world_size) (streaming), or __iter__, __len__, set_epoch and shard "
-        "(epochs); see odedsl.train.sources"
+        "(epochs); see odedsl.training.sources"
     )
 
 
@@ -482,7 +482,7 @@ def train(
     ``config.eval_every`` and at the end, and ``best.pt`` keeps the best evaluation. SIGINT or
     SIGTERM saves a checkpoint and returns status ``"interrupted"``. A non-finite loss or an
     exception from the model raises ``TrainingError`` naming the step; ``checkpoint.pt`` then
-    keeps the last checkpoint written. Inside a process group (``odedsl.train.launch`` or
+    keeps the last checkpoint written. Inside a process group (``odedsl.training.launch`` or
     torchrun) training is data-parallel and only rank 0 writes ``out_dir``.
     """
     if eval_data is not None and not isinstance(model, EvaluableModel):

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from odedsl.train import OptimizerConfig, RunError, RunFolder, load_run, read_checkpoint, train
-from odedsl.train.atomic import partial_path
+from odedsl.training import OptimizerConfig, RunError, RunFolder, load_run, read_checkpoint, train
+from odedsl.training.atomic import partial_path
 
 from .workers import regression_config, regression_data, regression_model
 

@@ -19,7 +19,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from odedsl.train.errors import RunError
+from odedsl.training.errors import RunError
 
 FORMAT = "odedsl-checkpoint"
 VERSION = 1

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from odedsl.train import RunFolder, read_checkpoint, run_training, train
+from odedsl.training import RunFolder, read_checkpoint, run_training, train
 
 from .workers import ode_config, ode_data, ode_model, ode_setup
 

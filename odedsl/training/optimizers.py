@@ -6,8 +6,8 @@ from collections.abc import Iterable
 
 import torch
 
-from odedsl.train.config import OPTIMIZERS, OptimizerConfig
-from odedsl.train.errors import ConfigError
+from odedsl.training.config import OPTIMIZERS, OptimizerConfig
+from odedsl.training.errors import ConfigError
 
 
 def build_optimizer(

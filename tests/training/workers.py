@@ -21,7 +21,7 @@ import torch
 from torch import Tensor, nn
 
 from odedsl.errors import SolverError
-from odedsl.train import (
+from odedsl.training import (
     LossOutput,
     OptimizerConfig,
     RunFolder,
@@ -31,8 +31,8 @@ from odedsl.train import (
     TrainConfig,
     train,
 )
-from odedsl.train.checkpoint import FORMAT, VERSION
-from odedsl.train.commands import TrainingSetup
+from odedsl.training.checkpoint import FORMAT, VERSION
+from odedsl.training.commands import TrainingSetup
 
 
 class Regression(nn.Module):

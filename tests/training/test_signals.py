@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from odedsl.train.signals import StopRequest, forwarding_signals
+from odedsl.training.signals import StopRequest, forwarding_signals
 
 COUNTING_CHILD = """
 import signal, sys, time

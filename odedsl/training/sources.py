@@ -16,8 +16,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from odedsl.train.errors import ConfigError
-from odedsl.train.rng import SHUFFLE_STREAM, derive_seed
+from odedsl.training.errors import ConfigError
+from odedsl.training.rng import SHUFFLE_STREAM, derive_seed
 
 Sampler = Callable[[int, torch.Generator], Any]
 

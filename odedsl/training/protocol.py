@@ -4,7 +4,7 @@ A compiled model (or any ``nn.Module``) is trainable when it has ``loss(batch) -
 it may also have ``evaluate(data) -> dict[str, float]`` for held-out metrics. Data comes either
 streaming (a fresh batch every step, drawn from a generator the runtime owns and checkpoints) or
 in epochs (a finite, re-iterable source reshuffled by ``set_epoch``). Both can ``shard`` into the
-part one process of a data-parallel run sees. ``odedsl.train.sources`` has ready-made sources.
+part one process of a data-parallel run sees. ``odedsl.training.sources`` has ready-made sources.
 """
 
 from __future__ import annotations
@@ -83,7 +83,7 @@ DataSource = StreamingData | EpochData
 
 
 class ProgressReporter(Protocol):
-    """Receives the loop's progress (``odedsl.train.progress.ProgressBar`` is one)."""
+    """Receives the loop's progress (``odedsl.training.progress.ProgressBar`` is one)."""
 
     def start(self, total: int, initial: int) -> None:
         """Training runs from step ``initial`` to ``total``."""

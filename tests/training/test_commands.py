@@ -7,8 +7,8 @@ import io
 
 import torch
 
-from odedsl.train import load_trained, read_checkpoint, run_training
-from odedsl.train.commands import EXIT_FAILED, EXIT_INTERRUPTED, TrainingSetup
+from odedsl.training import load_trained, read_checkpoint, run_training
+from odedsl.training.commands import EXIT_FAILED, EXIT_INTERRUPTED, TrainingSetup
 
 from .workers import regression_config, regression_data, regression_model
 

@@ -25,8 +25,8 @@ import torch.multiprocessing as mp
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
-from odedsl.train.errors import ConfigError
-from odedsl.train.signals import forwarding_signals
+from odedsl.training.errors import ConfigError
+from odedsl.training.signals import forwarding_signals
 
 ENVIRONMENT = ("RANK", "WORLD_SIZE")
 
@@ -80,7 +80,7 @@ def init_from_env(backend: str | None = None) -> Context:
     if missing:
         raise ConfigError(
             f"distributed training needs the environment variables {', '.join(missing)}; "
-            "start the processes with torchrun, or use odedsl.train.launch"
+            "start the processes with torchrun, or use odedsl.training.launch"
         )
     backend = backend or default_backend()
     if backend == "nccl":

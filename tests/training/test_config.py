@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from odedsl.train import ConfigError, OptimizerConfig, ScheduleConfig, TrainConfig
+from odedsl.training import ConfigError, OptimizerConfig, ScheduleConfig, TrainConfig
 
 
 def test_round_trip_through_json():

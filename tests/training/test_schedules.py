@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from odedsl.train import ScheduleConfig, lr_factor
+from odedsl.training import ScheduleConfig, lr_factor
 
 TOTAL = 50
 

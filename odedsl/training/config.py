@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from odedsl.train.errors import ConfigError
+from odedsl.training.errors import ConfigError
 
 OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = {
     "Adam": torch.optim.Adam,

@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from odedsl.errors import SolverError
-from odedsl.train import (
+from odedsl.training import (
     RunFolder,
     ScheduleConfig,
     TensorBatches,

@@ -17,10 +17,10 @@ import json
 from pathlib import Path
 from typing import IO, Any
 
-from odedsl.train.atomic import atomic_torch_save, atomic_write_text, partial_path
-from odedsl.train.checkpoint import read_checkpoint
-from odedsl.train.config import TrainConfig
-from odedsl.train.errors import ConfigError, RunError
+from odedsl.training.atomic import atomic_torch_save, atomic_write_text, partial_path
+from odedsl.training.checkpoint import read_checkpoint
+from odedsl.training.config import TrainConfig
+from odedsl.training.errors import ConfigError, RunError
 
 SPEC = "spec.ode"
 CONFIG = "config.json"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import io
 import re
 
-from odedsl.train import ProgressBar, train
-from odedsl.train.progress import format_duration
+from odedsl.training import ProgressBar, train
+from odedsl.training.progress import format_duration
 
 from .workers import regression_config, regression_data, regression_model
 

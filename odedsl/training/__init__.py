@@ -7,14 +7,14 @@ streaming or epoch source (``sources``); ``train`` writes a run folder (``run``)
 
 from __future__ import annotations
 
-from odedsl.train.checkpoint import load_model_state, read_checkpoint
-from odedsl.train.commands import TrainingSetup, load_trained, run_training
-from odedsl.train.config import OptimizerConfig, ScheduleConfig, TrainConfig
-from odedsl.train.distributed import init_from_env, launch
-from odedsl.train.errors import ConfigError, RunError, TrainingError
-from odedsl.train.loop import TrainResult, train
-from odedsl.train.progress import ProgressBar
-from odedsl.train.protocol import (
+from odedsl.training.checkpoint import load_model_state, read_checkpoint
+from odedsl.training.commands import TrainingSetup, load_trained, run_training
+from odedsl.training.config import OptimizerConfig, ScheduleConfig, TrainConfig
+from odedsl.training.distributed import init_from_env, launch
+from odedsl.training.errors import ConfigError, RunError, TrainingError
+from odedsl.training.loop import TrainResult, train
+from odedsl.training.progress import ProgressBar
+from odedsl.training.protocol import (
     EpochData,
     EvaluableModel,
     LossOutput,
@@ -22,10 +22,10 @@ from odedsl.train.protocol import (
     StreamingData,
     TrainableModel,
 )
-from odedsl.train.rng import seed_everything
-from odedsl.train.run import RunFolder, load_run
-from odedsl.train.schedules import lr_factor
-from odedsl.train.sources import StreamingBatches, TensorBatches, numpy_sampler
+from odedsl.training.rng import seed_everything
+from odedsl.training.run import RunFolder, load_run
+from odedsl.training.schedules import lr_factor
+from odedsl.training.sources import StreamingBatches, TensorBatches, numpy_sampler
 
 __all__ = [
     "ConfigError",

@@ -11,7 +11,7 @@ from __future__ import annotations
 import bisect
 import math
 
-from odedsl.train.config import ScheduleConfig
+from odedsl.training.config import ScheduleConfig
 
 
 def _cosine_between(start: float, end: float, fraction: float) -> float:

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from odedsl.data import sample
-from odedsl.train import ConfigError, StreamingBatches, TensorBatches, numpy_sampler
+from odedsl.training import ConfigError, StreamingBatches, TensorBatches, numpy_sampler
 
 
 @pytest.fixture
