@@ -1,0 +1,96 @@
+"""The `odedsl` command line: one function per command, registered in ``_COMMANDS``.
+
+Exit codes: 0 success, 1 a spec (or a run) failed, 2 a usage error (argparse's own).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+from odedsl import __version__
+from odedsl.cli_runs import EXIT_INTERRUPTED, RUN_COMMANDS, UsageError
+
+
+def _add_check(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "check",
+        help="check specs and summarise them",
+        description="Parse and check each spec; print a summary of each valid one, and every "
+        "error of the others (to stderr). Exit 1 if any spec has an error.",
+    )
+    parser.add_argument("specs", nargs="+", metavar="SPEC", help="a .ode spec file")
+    parser.set_defaults(run=run_check)
+
+
+def run_check(args: argparse.Namespace) -> int:
+    from odedsl.errors import SpecError
+    from odedsl.lang import check
+    from odedsl.lang.diagnostics import render
+    from odedsl.lang.summary import summarize
+
+    failed = False
+    for index, path in enumerate(args.specs):
+        try:
+            model = check(path)
+        except SpecError as error:
+            failed = True
+            print(error.rendered or str(error), file=sys.stderr)
+            continue
+        if model.warnings:
+            from odedsl.lang.source import read_spec_file
+
+            print(render(model.warnings, read_spec_file(path)), file=sys.stderr)
+        if index:
+            print()
+        print(summarize(model))
+    return 1 if failed else 0
+
+
+_COMMANDS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (_add_check, *RUN_COMMANDS)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="odedsl",
+        description="odedsl: neural ODE models written as .ode specs, compiled to PyTorch.",
+    )
+    parser.add_argument("--version", action="version", version=f"odedsl {__version__}")
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
+    for add in _COMMANDS:
+        add(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line with ``argv`` (default: ``sys.argv[1:]``); return the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.run(args)
+    except UsageError as error:
+        print(f"odedsl: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("odedsl: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as error:
+        return _report(error)
+
+
+def _report(error: Exception) -> int:
+    """One clear message for an error the user can fix (exit 1); a bug keeps its traceback."""
+    from odedsl.errors import OdedslError, SpecError
+
+    if isinstance(error, SpecError):
+        print(error.rendered or str(error), file=sys.stderr)
+        return 1
+    if isinstance(error, OdedslError | ValueError | OSError):
+        print(f"odedsl: error: {error}", file=sys.stderr)
+        return 1
+    raise error
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,252 @@
+"""The commands of ``odedsl`` that compile and run models: train, eval, sample, plot, show.
+
+Each command imports torch only when it runs, so ``odedsl check`` stays fast. Exit codes: 0
+success, 1 a spec, data or run error (one clear message on stderr), 2 a usage error,
+130 an interrupted training run (its checkpoint saved).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+_NUMBER = re.compile(r"[+-]?(\d[\d_]*\.?\d*|\.\d+)([eE][+-]?\d+)?")
+
+
+class UsageError(Exception):
+    """A command-line argument is malformed (exit code 2)."""
+
+
+def parse_setting(text: str) -> tuple[str, Any]:
+    """``key=value`` from ``--set``, the value written as in a spec: ``1e-3``, ``500``,
+    ``:rk4``, ``true``/``false`` or ``"text"``."""
+    key, sep, raw = text.partition("=")
+    key, raw = key.strip(), raw.strip()
+    if not sep or not key.isidentifier() or not raw:
+        raise UsageError(f"--set {text!r}: expected key=value, e.g. --set rtol=1e-3")
+    if raw.startswith(":") and raw[1:].isidentifier():
+        return key, raw[1:]
+    if raw in ("true", "false"):
+        return key, raw == "true"
+    if len(raw) >= 2 and raw[0] == raw[-1] == '"':
+        return key, raw[1:-1]
+    if _NUMBER.fullmatch(raw):
+        number = float(raw.replace("_", ""))
+        is_int = number.is_integer() and not any(c in raw for c in ".eE")
+        return key, int(number) if is_int else number
+    raise UsageError(
+        f"--set {text!r}: {raw!r} is not a value; write a number (1e-3), a symbol (:rk4), "
+        'true/false or a quoted string ("path")'
+    )
+
+
+def _settings(items: list[str] | None) -> dict[str, Any]:
+    return dict(parse_setting(item) for item in items or [])
+
+
+def _threads(args: argparse.Namespace) -> None:
+    """One torch thread unless ``--threads`` says otherwise: an ODE model's per-step tensors
+    are small, and on a shared 2-core machine two threads made a training step 10–30× slower
+    (docs/benchmarks.md); large convolutional models may gain from ``--threads 2``."""
+    import os
+
+    import torch
+
+    threads = getattr(args, "threads", None) or 1
+    if threads < 1:
+        raise UsageError(f"--threads {threads}: give at least 1")
+    os.environ["OMP_NUM_THREADS"] = str(threads)  # inherited by data-parallel workers
+    torch.set_num_threads(threads)
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from odedsl import workflow
+
+    if args.steps is not None and args.epochs is not None:
+        raise UsageError("give --steps or --epochs, not both")
+    if args.resume is None and args.spec is None:
+        raise UsageError("give a SPEC to train, or --resume RUN to continue a run")
+    _threads(args)
+    common = {"nproc": args.nproc, "device": args.device, "stream": sys.stdout}
+    if args.resume is not None:
+        if args.set or args.seed is not None or args.out is not None:
+            raise UsageError("--resume continues a run as it was: drop --set, --seed and --out")
+        if args.spec is not None:
+            workflow.require_same_spec(args.resume, args.spec)
+        workflow.resume(args.resume, steps=args.steps, epochs=args.epochs, **common)
+        return 0
+    workflow.train(
+        args.spec,
+        out=args.out,
+        steps=args.steps,
+        epochs=args.epochs,
+        seed=args.seed,
+        overrides=_settings(args.set),
+        **common,
+    )
+    return 0
+
+
+def run_eval(args: argparse.Namespace) -> int:
+    from odedsl import workflow
+
+    _threads(args)
+    results = workflow.evaluate(args.run_dir, which=args.which)
+    if args.json:
+        print(json.dumps(results))
+    else:
+        for key, value in results.items():
+            print(f"{key:12} {value:.6g}" if isinstance(value, float) else f"{key:12} {value}")
+    return 0
+
+
+def run_sample(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from odedsl import workflow
+
+    _threads(args)
+    if args.n < 1:
+        raise UsageError(f"-n {args.n}: the number of samples must be at least 1")
+    samples = workflow.sample(args.run_dir, args.n, seed=args.seed)
+    out = Path(args.output)
+    if out.suffix != ".npy":
+        raise UsageError(f"-o {args.output}: the output is a numpy file; name it FILE.npy")
+    np.save(out, samples)
+    print(f"wrote {len(samples)} samples of shape {tuple(samples.shape[1:])} to {out}")
+    return 0
+
+
+def run_plot(args: argparse.Namespace) -> int:
+    from odedsl import workflow
+
+    _threads(args)
+    for path in workflow.plot(args.run_dir):
+        print(path)
+    return 0
+
+
+def run_show(args: argparse.Namespace) -> int:
+    from odedsl.compile import compile, generated_code
+
+    model = compile(args.spec, **_settings(args.set))
+    if args.code:
+        print(generated_code(model))
+        return 0
+    from odedsl.lang.summary import summarize
+
+    print(summarize(model.spec))
+    print()
+    print(model)
+    return 0
+
+
+def _add_train(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "train",
+        help="train a spec into a run folder",
+        description="Compile SPEC and train it, writing a run folder (spec, config.json, "
+        "checkpoint.pt, best.pt, metrics.jsonl, summary.json, eval.json, pictures). Ctrl-C "
+        "saves a checkpoint; --resume continues exactly.",
+        epilog="examples:\n  odedsl train specs/cnf_moons.ode\n"
+        "  odedsl train specs/cnf_moons.ode --steps 500 --set lr=1e-2 --out runs/quick\n"
+        "  odedsl train --resume runs/quick --steps 1000\n"
+        "  odedsl train specs/cnf_moons.ode --nproc 2",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("spec", nargs="?", metavar="SPEC", help="the .ode spec to train")
+    length = parser.add_mutually_exclusive_group()
+    length.add_argument("--steps", type=int, help="train for N steps in all")
+    length.add_argument("--epochs", type=int, help="train for N epochs in all")
+    parser.add_argument("--out", help="the run folder (default: runs/<spec name>)")
+    parser.add_argument(
+        "--set",
+        action="append",
+        metavar="KEY=VALUE",
+        help="override a solver or training "
+        "setting as in a spec, e.g. --set rtol=1e-3 --set method=:rk4 (repeatable)",
+    )
+    parser.add_argument("--seed", type=int, help="the random seed (default: the spec's)")
+    parser.add_argument("--resume", metavar="RUN", help="continue the run in folder RUN")
+    parser.add_argument("--device", choices=("cpu", "cuda"), help="where to train")
+    parser.add_argument("--nproc", type=int, default=1, help="data-parallel processes")
+    parser.add_argument("--threads", type=int, help="torch threads per process (default 1)")
+    parser.set_defaults(run=run_train)
+
+
+def _add_eval(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "eval",
+        help="held-out metrics of a trained run",
+        description="Evaluate a run's model on held-out data: nll (flows, nats), kl (density "
+        "matching), test_error (classifiers) or rmse (latent models), with the solver's "
+        "evaluations and the seconds taken.",
+        epilog="example:\n  odedsl eval runs/cnf_moons --json",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("run_dir", metavar="RUN", help="a run folder written by `odedsl train`")
+    parser.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    parser.add_argument("--which", choices=("best", "latest"), default="best")
+    parser.add_argument("--threads", type=int, help="torch threads (default 1)")
+    parser.set_defaults(run=run_eval)
+
+
+def _add_sample(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "sample",
+        help="draw samples from a trained flow",
+        description="Draw N samples from a trained flow and save them as a .npy file.",
+        epilog="example:\n  odedsl sample runs/cnf_moons -n 1000 -o samples.npy",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("run_dir", metavar="RUN", help="a run folder written by `odedsl train`")
+    parser.add_argument("-n", type=int, required=True, help="how many samples")
+    parser.add_argument("-o", "--output", required=True, metavar="FILE.npy")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.set_defaults(run=run_sample)
+
+
+def _add_plot(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "plot",
+        help="draw a run's pictures",
+        description="Draw the run's training curves and its model's pictures into the run "
+        "folder (for 2-D flows: samples beside data, the density, the flow over time).",
+        epilog="example:\n  odedsl plot runs/cnf_moons",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("run_dir", metavar="RUN", help="a run folder written by `odedsl train`")
+    parser.set_defaults(run=run_plot)
+
+
+def _add_show(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "show",
+        help="show the compiled model, or its generated torch code",
+        description="Compile SPEC and print its summary and modules, or with --code the "
+        "torch code generated from it (dynamics, traces, likelihoods).",
+        epilog="example:\n  odedsl show specs/cnf_moons.ode --code",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("spec", metavar="SPEC")
+    parser.add_argument("--code", action="store_true", help="print the generated code")
+    parser.add_argument("--set", action="append", metavar="KEY=VALUE")
+    parser.set_defaults(run=run_show)
+
+
+RUN_COMMANDS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (
+    _add_train,
+    _add_eval,
+    _add_sample,
+    _add_plot,
+    _add_show,
+)

@@ -1,0 +1,499 @@
+"""The built-in catalogue of the language: data sets, layers, activations, functions,
+distributions, solver and training options.
+
+These names and keyword arguments are a contract: the data engine (``odedsl.data``), the
+layer library and the compiler implement exactly these, with these defaults. The checker
+reads this catalogue to validate specs; ``docs/language.md`` documents it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+ArgKind = Literal[
+    "number",  # an int or float, folded from constants
+    "int",  # an integer, folded from constants
+    "symbol",  # one of ``choices``, written `:name`
+    "activation",  # an activation, written `:tanh` or `tanh`
+    "string",  # "text"
+    "bool",  # true / false
+    "int_list",  # [60, 100]
+    "interval",  # (t0, t1) with t0 < t1
+    "expr",  # an expression checked by the expression checker (distribution parameters)
+    "signal",  # the bare name of a signal defined in `dynamics`, e.g. λ
+    "optimizer",  # Adam(...), SGD(...), AdamW(...)
+    "schedule",  # :constant, :cosine or Step(...)
+]
+
+
+class _Required:
+    def __repr__(self) -> str:
+        return "REQUIRED"
+
+
+REQUIRED = _Required()
+"""The default of an argument that must be given."""
+
+
+@dataclass(frozen=True)
+class Arg:
+    """One argument of a built-in: its kind, default, allowed values and bound.
+
+    ``bound`` is one of ``""`` (none), ``"> 0"``, ``">= 0"``.
+    """
+
+    name: str
+    kind: ArgKind
+    default: object = REQUIRED
+    choices: tuple[str, ...] = ()
+    bound: str = ""
+    doc: str = ""
+
+    @property
+    def required(self) -> bool:
+        return self.default is REQUIRED
+
+
+SEED = Arg("seed", "int", 0, bound=">= 0", doc="random seed of the generator")
+
+
+def _noise(default: float) -> Arg:
+    return Arg("noise", "number", default, bound=">= 0", doc="standard deviation of the noise")
+
+
+# -- data sets --------------------------------------------------------------------------------
+
+DataRole = Literal["sample", "times", "series", "events", "label"]
+
+
+@dataclass(frozen=True)
+class DataOutput:
+    """One variable a data set binds, per example (the batch dimension is not written).
+
+    ``shape`` entries are ints, the name of an argument whose value is the size (e.g.
+    ``"observed"``), or None for a size that varies between examples (event counts).
+    """
+
+    role: DataRole
+    shape: tuple[int | str | None, ...]
+    dtype: Literal["real", "int"] = "real"
+    classes: int | None = None
+
+
+@dataclass(frozen=True)
+class DataSet:
+    """A data set: ``x ~ Name(args...)`` or ``(a, b) ~ Name(args...)`` in `data`.
+
+    ``declared`` data sets (user files) take the shape of their single variable from the
+    declaration ``x :: Real[D] ~ CSV(path = ...)``.
+    """
+
+    name: str
+    args: tuple[Arg, ...]
+    outputs: tuple[DataOutput, ...]
+    doc: str
+    declared: bool = False
+
+
+def _toy(name: str, noise: float | None, doc: str) -> DataSet:
+    args = (_noise(noise), SEED) if noise is not None else (SEED,)
+    return DataSet(name, args, (DataOutput("sample", (2,)),), doc)
+
+
+_SERIES_ARGS = (
+    Arg("n", "int", 1000, bound="> 0", doc="number of series"),
+    Arg("observed", "int", 30, bound="> 0", doc="observations per series"),
+)
+
+DATASETS: dict[str, DataSet] = {
+    d.name: d
+    for d in (
+        _toy("Moons", 0.05, "two interleaved half circles"),
+        _toy("Circles", 0.08, "two concentric circles, radii 1 and 0.5, scaled by 3"),
+        _toy("EightGaussians", 0.5, "eight Gaussians on a circle of radius 4, divided by 1.414"),
+        _toy("Pinwheel", 0.3, "a pinwheel of five arms"),
+        _toy("Checkerboard", None, "a 4 x 4 checkerboard of uniform squares"),
+        _toy("Rings", 0.08, "four concentric rings, radii 1, .75, .5, .25, scaled by 3"),
+        _toy("SwissRoll", 1.0, "a 2-D swiss roll (columns 0 and 2, divided by 5)"),
+        _toy("TwoSpirals", 0.1, "two interleaved spirals"),
+        DataSet(
+            "Spirals2D",
+            (
+                Arg("n", "int", 1000, bound="> 0", doc="number of series"),
+                Arg("observed", "int", 30, bound="> 0", doc="observations per series, <= 100"),
+                _noise(0.3),
+                SEED,
+            ),
+            (DataOutput("times", ("observed",)), DataOutput("series", ("observed", 2))),
+            "irregularly observed 2-D spirals (clockwise or counter-clockwise): `observed` "
+            "of 100 time points, times in [0, 3.74]",
+        ),
+        DataSet(
+            "Periodic1D",
+            (*_SERIES_ARGS, _noise(0.1), SEED),
+            (DataOutput("times", ("observed",)), DataOutput("series", ("observed", 1))),
+            "irregularly observed 1-D periodic series",
+        ),
+        DataSet(
+            "EventSeries",
+            (
+                Arg("n", "int", 500, bound="> 0", doc="number of series"),
+                Arg("observed", "int", 30, bound="> 0", doc="observations per series"),
+                _noise(0.1),
+                SEED,
+            ),
+            (
+                DataOutput("times", ("observed",)),
+                DataOutput("series", ("observed", 2)),
+                DataOutput("events", (None,)),
+            ),
+            "irregularly observed 2-D series with event times drawn from a Poisson process "
+            "whose intensity depends on the hidden trajectory",
+        ),
+        DataSet(
+            "Digits",
+            (Arg("split", "symbol", "train", ("train", "test")), SEED),
+            (
+                DataOutput("sample", (1, 8, 8)),
+                DataOutput("label", (), "int", classes=10),
+            ),
+            "scikit-learn's 8 x 8 handwritten digits, a 75/25 train/test split",
+        ),
+        DataSet(
+            "MNIST",
+            (
+                Arg("root", "string", doc="folder holding the MNIST idx files"),
+                Arg("split", "symbol", "train", ("train", "test")),
+                SEED,
+            ),
+            (
+                DataOutput("sample", (1, 28, 28)),
+                DataOutput("label", (), "int", classes=10),
+            ),
+            "MNIST handwritten digits read from idx files under `root`",
+        ),
+        DataSet(
+            "NPZ",
+            (
+                Arg("path", "string", doc="a NumPy .npz file"),
+                Arg("key", "string", "x", doc="the array in the file"),
+                SEED,
+            ),
+            (DataOutput("sample", ()),),
+            "rows of one array of a NumPy .npz file; declare their shape",
+            declared=True,
+        ),
+        DataSet(
+            "CSV",
+            (Arg("path", "string", doc="a comma-separated file of numbers"), SEED),
+            (DataOutput("sample", ()),),
+            "rows of a CSV file of numbers; declare their shape",
+            declared=True,
+        ),
+    )
+}
+
+# -- layers -----------------------------------------------------------------------------------
+
+ACTIVATIONS: tuple[str, ...] = ("relu", "tanh", "sigmoid", "softplus", "elu", "identity")
+
+
+@dataclass(frozen=True)
+class LayerKind:
+    """A layer constructor. ``sizes`` bounds the number of ``a => b => ...`` sizes of its
+    first argument ((0, 0): no sizes); ``args`` follow, by position or by keyword."""
+
+    name: str
+    sizes: tuple[int, int]
+    args: tuple[Arg, ...]
+    doc: str
+    example: str
+
+
+_CONV_ARGS = (
+    Arg("kernel", "int", bound="> 0", doc="kernel size k (k x k)"),
+    Arg("stride", "int", 1, bound="> 0"),
+    Arg("pad", "int", 0, bound=">= 0"),
+)
+_MANY = 1 << 30
+
+LAYERS: dict[str, LayerKind] = {
+    k.name: k
+    for k in (
+        LayerKind(
+            "Dense",
+            (2, 2),
+            (Arg("act", "activation", "identity"),),
+            "Linear(in, out) then the activation: in*out + out parameters",
+            "Dense(2 => 64, tanh)",
+        ),
+        LayerKind(
+            "MLP",
+            (2, _MANY),
+            (Arg("act", "activation", "tanh"), Arg("out", "activation", "identity")),
+            "Linear layers a => b => ... => z with `act` between them and `out` after the last",
+            "MLP(1 => 32 => 64, act = :tanh, out = :sigmoid)",
+        ),
+        LayerKind(
+            "Conv",
+            (2, 2),
+            _CONV_ARGS,
+            "Conv2d(in, out, k, stride, pad): in*out*k*k + out parameters",
+            "Conv(1 => 32, 3, pad = 1)",
+        ),
+        LayerKind(
+            "ConcatConv",
+            (2, 2),
+            _CONV_ARGS,
+            "Conv2d(in + 1, out, k, stride, pad) on the input with t appended as a channel; "
+            "a network holding one is called as f(t, h)",
+            "ConcatConv(32 => 32, 3, pad = 1)",
+        ),
+        LayerKind(
+            "GroupNorm",
+            (0, 0),
+            (Arg("groups", "int", bound="> 0"),),
+            "GroupNorm(groups, C) over the channels C of its input: 2*C parameters",
+            "GroupNorm(8)",
+        ),
+        LayerKind(
+            "GlobalMeanPool",
+            (0, 0),
+            (),
+            "mean over the spatial dimensions: Real[C, H, W] -> Real[C]",
+            "GlobalMeanPool()",
+        ),
+        LayerKind(
+            "Flatten",
+            (0, 0),
+            (),
+            "all dimensions into one: Real[C, H, W] -> Real[C*H*W]",
+            "Flatten()",
+        ),
+        LayerKind(
+            "RNN",
+            (3, 3),
+            (),
+            "reads a sequence Real[N, in] (and optionally its times Real[N]); cell "
+            "h = tanh(Linear(in + hidden -> hidden)([x, h])), output Linear(hidden -> out) of "
+            "the last h: (in+hidden)*hidden + hidden + hidden*out + out parameters",
+            "RNN(2 => 25 => 8)",
+        ),
+        LayerKind(
+            "GRU",
+            (3, 3),
+            (),
+            "as RNN with torch.nn.GRUCell(in, hidden): 3*hidden*(in + hidden + 2) + "
+            "hidden*out + out parameters",
+            "GRU(2 => 25 => 8)",
+        ),
+        LayerKind(
+            "ODERNN",
+            (3, 3),
+            (),
+            "ODE-RNN: between observations h follows dh/dt = MLP(hidden => hidden => hidden, "
+            "tanh)(h) over the time gaps, at each observation a GRUCell(in, hidden) update; "
+            "output Linear(hidden -> out): 3*hidden*(in + hidden + 2) + 2*(hidden^2 + hidden) "
+            "+ hidden*out + out parameters",
+            "ODERNN(2 => 25 => 8)",
+        ),
+        LayerKind(
+            "Chain",
+            (0, 0),
+            (),
+            "layers applied in order; activations may appear by name",
+            "Chain(Conv(1 => 32, 3, pad = 1), GroupNorm(8), relu)",
+        ),
+    )
+}
+
+SEQUENCE_LAYERS = frozenset({"RNN", "GRU", "ODERNN"})
+
+# -- functions --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Function:
+    """A built-in function of expressions: ``arity`` is (min, max) positional arguments."""
+
+    name: str
+    arity: tuple[int, int]
+    doc: str
+
+
+ELEMENTWISE: tuple[str, ...] = (
+    "exp",
+    "log",
+    "tanh",
+    "sigmoid",
+    "softplus",
+    "elu",
+    "relu",
+    "sin",
+    "cos",
+    "sqrt",
+    "abs",
+    "identity",
+)
+
+FUNCTIONS: dict[str, Function] = {
+    f.name: f
+    for f in (
+        *(Function(name, (1, 1), "elementwise") for name in ELEMENTWISE),
+        Function("norm", (1, 1), "Euclidean norm of a vector: Real[D] -> Real"),
+        Function("dot", (2, 2), "inner product of two vectors of one shape -> Real"),
+        Function("sum", (1, 1), "sum of all entries, or sum(expr for n in a:b)"),
+        Function("chunk", (2, 2), "chunk(x, k): Real[k*m] into k parts Real[m]"),
+        Function("reverse", (1, 1), "reverse the first axis (a sequence in time)"),
+        Function("reshape", (2, _MANY), "reshape(x, d1, d2, ...): same number of entries"),
+        Function("I", (1, 1), "I(D): the identity covariance, only in Normal(μ, I(D))"),
+    )
+}
+
+CONSTANTS: dict[str, float] = {"pi": 3.141592653589793, "π": 3.141592653589793}
+"""Built-in numbers."""
+
+# -- distributions ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DistributionKind:
+    name: str
+    args: tuple[Arg, ...]
+    doc: str
+    example: str
+
+
+DISTRIBUTIONS: dict[str, DistributionKind] = {
+    d.name: d
+    for d in (
+        DistributionKind(
+            "Normal",
+            (Arg("mean", "expr"), Arg("std", "expr")),
+            "independent normal with mean μ and standard deviation σ (a number, a tensor, "
+            "or I(D) for identity covariance)",
+            "z(0) ~ Normal(0, I(D))",
+        ),
+        DistributionKind(
+            "Categorical",
+            (Arg("logits", "expr"),),
+            "a class label with unnormalised log-probabilities `logits` (Real[K])",
+            "y ~ Categorical(logits = head(h(1.0)))",
+        ),
+        DistributionKind(
+            "Bernoulli",
+            (Arg("logits", "expr"),),
+            "binary values with log-odds `logits`",
+            "y ~ Bernoulli(logits = out(h(1.0)))",
+        ),
+        DistributionKind(
+            "PoissonProcess",
+            (Arg("intensity", "signal"), Arg("on", "interval")),
+            "event times of an inhomogeneous Poisson process with intensity λ(t) on (t0, t1): "
+            "log-likelihood Σ log λ(t_i) − ∫ λ dt",
+            "events ~ PoissonProcess(λ, on = (0.0, T))",
+        ),
+    )
+}
+
+# -- solver -----------------------------------------------------------------------------------
+
+METHODS: dict[str, bool] = {
+    "euler": False,
+    "midpoint": False,
+    "heun": False,
+    "rk4": False,
+    "bosh3": True,
+    "dopri5": True,
+    "tsit5": True,
+    "dopri8": True,
+    "adams": True,
+}
+"""Solver methods, mapped to whether they are adaptive (error-controlled)."""
+
+GRADIENTS: tuple[str, ...] = ("adjoint", "direct", "checkpoint")
+TRACES: tuple[str, ...] = ("auto", "symbolic", "exact", "hutchinson")
+EXACT_TRACE_MAX_DIM = 16
+"""`trace = :auto` uses the exact trace up to this state size, Hutchinson's estimator above."""
+
+_EVAL_SOLVER_OPTIONS = (
+    Arg("method", "symbol", "dopri5", tuple(METHODS)),
+    Arg("rtol", "number", 1e-5, bound="> 0", doc="relative tolerance (adaptive methods)"),
+    Arg("atol", "number", 1e-5, bound="> 0", doc="absolute tolerance (adaptive methods)"),
+    Arg("step_size", "number", None, bound="> 0", doc="step of fixed-step methods"),
+    Arg("trace", "symbol", "auto", TRACES, doc="how a flow's divergence is computed"),
+    Arg("max_num_steps", "int", 10000, bound="> 0", doc="steps before a solve fails"),
+)
+SOLVER_OPTIONS: dict[str, Arg] = {
+    a.name: a
+    for a in (
+        *_EVAL_SOLVER_OPTIONS,
+        Arg("gradient", "symbol", "adjoint", GRADIENTS, doc="how gradients are computed"),
+    )
+}
+EVAL_OPTIONS: dict[str, Arg] = {a.name: a for a in _EVAL_SOLVER_OPTIONS}
+"""Options of the nested `eval` block of `solver`: evaluation overrides, no `gradient`."""
+
+# -- training ---------------------------------------------------------------------------------
+
+OPTIMIZERS: dict[str, tuple[Arg, ...]] = {
+    "Adam": (
+        Arg("lr", "number", 1e-3, bound="> 0"),
+        Arg("weight_decay", "number", 0.0, bound=">= 0"),
+    ),
+    "AdamW": (
+        Arg("lr", "number", 1e-3, bound="> 0"),
+        Arg("weight_decay", "number", 0.01, bound=">= 0"),
+    ),
+    "SGD": (
+        Arg("lr", "number", 0.01, bound="> 0"),
+        Arg("momentum", "number", 0.0, bound=">= 0"),
+        Arg("weight_decay", "number", 0.0, bound=">= 0"),
+        Arg("nesterov", "bool", False),
+    ),
+}
+
+SCHEDULES: tuple[str, ...] = ("constant", "cosine")
+STEP_SCHEDULE: tuple[Arg, ...] = (
+    Arg("at", "int_list", doc="steps (or epochs) at which the learning rate is multiplied"),
+    Arg("factor", "number", 0.1, bound="> 0"),
+)
+
+OBJECTIVES: tuple[str, ...] = ("likelihood", "kl", "elbo", "iwae", "cross_entropy")
+
+TRAIN_OPTIONS: dict[str, Arg] = {
+    a.name: a
+    for a in (
+        Arg("optimizer", "optimizer", "Adam", doc="Adam(...), AdamW(...) or SGD(...)"),
+        Arg("steps", "int", None, bound="> 0", doc="optimisation steps"),
+        Arg("epochs", "int", None, bound="> 0", doc="passes over the data set"),
+        Arg("objective", "symbol", None, OBJECTIVES, doc="inferred from the model when absent"),
+        Arg("schedule", "schedule", "constant", doc=":constant, :cosine or Step(at, factor)"),
+        Arg("kinetic", "number", 0.0, bound=">= 0", doc="weight of ∫‖f‖² dt"),
+        Arg("jacobian", "number", 0.0, bound=">= 0", doc="weight of ∫‖∂f/∂z‖²_F dt"),
+        Arg("warmup", "int", 0, bound=">= 0", doc="steps of linear learning-rate warm-up"),
+        Arg("batch", "int", 128, bound="> 0", doc="examples (or base samples) per step"),
+        Arg("seed", "int", 0, bound=">= 0"),
+        Arg("samples", "int", 1, bound="> 0", doc="posterior samples per example (elbo, iwae)"),
+    )
+}
+DEFAULT_STEPS = 1000
+
+# -- sections ---------------------------------------------------------------------------------
+
+SECTIONS: tuple[str, ...] = (
+    "constants",
+    "data",
+    "params",
+    "networks",
+    "states",
+    "dynamics",
+    "flow",
+    "target",
+    "prior",
+    "encoder",
+    "likelihood",
+    "solver",
+    "train",
+)

@@ -1,0 +1,219 @@
+"""From a spec to a trained run and back: what ``odedsl train | eval | sample | plot`` do,
+callable from Python as ``odedsl.train``, ``odedsl.load``, ``odedsl.evaluate``.
+
+A run folder holds what ``odedsl.training`` (the runtime) writes, plus ``overrides.json`` (the
+``--set`` values the model was compiled with, so that resuming and loading rebuild the same
+model), ``eval.json`` (the held-out metrics at the end) and the model kind's pictures.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, TextIO
+
+import numpy as np
+import torch
+from torch import nn
+
+from odedsl.compile import build_data, compile, train_config
+from odedsl.lang import load_source
+from odedsl.training import RunError, RunFolder, TrainingSetup, load_trained, run_training
+from odedsl.training.atomic import atomic_write_text
+
+OVERRIDES = "overrides.json"
+EVALUATION = "eval.json"
+RUNS_ROOT = Path("runs")
+HEADLINE = {"flow_ml": "nll", "flow_density": "kl", "classifier": "test_error", "latent": "rmse"}
+
+
+def default_run_folder(spec_path: str | Path, root: Path = RUNS_ROOT) -> Path:
+    """``runs/<spec name>``, or ``runs/<spec name>-2``, ``-3``... when taken."""
+    stem = Path(spec_path).stem
+    candidate, number = root / stem, 1
+    while candidate.exists():
+        number += 1
+        candidate = root / f"{stem}-{number}"
+    return candidate
+
+
+def _build(spec_text: str, overrides: Mapping[str, Any]) -> TrainingSetup:
+    """The model and data of one training process (top level: picklable for ``nproc > 1``)."""
+    model = compile(spec_text, **overrides)
+    return TrainingSetup(model, build_data(model.spec, "train"), build_data(model.spec, "test"))
+
+
+def train(
+    spec: str | Path,
+    *,
+    out: str | Path | None = None,
+    steps: int | None = None,
+    epochs: int | None = None,
+    seed: int | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    nproc: int = 1,
+    device: str | None = None,
+    stream: TextIO | None = None,
+) -> Path:
+    """Train the spec at path ``spec`` into a run folder (default ``runs/<name>``); returns
+    the folder. ``steps``/``epochs``/``seed`` and ``overrides`` (``{"rtol": 1e-3}``) replace
+    the spec's values. Evaluates the trained model on held-out data (``eval.json``) and draws
+    its pictures. Raises ``RunError`` when training fails or is interrupted."""
+    spec_text = load_source(Path(spec)).text
+    changes = dict(overrides or {})
+    for name, value in (("steps", steps), ("epochs", epochs), ("seed", seed)):
+        if value is not None:
+            changes[name] = value
+    if steps is not None:
+        changes.pop("epochs", None)
+    if epochs is not None:
+        changes.pop("steps", None)
+    model = compile(Path(spec), **changes)  # checks the spec and every override up front
+    config = train_config(model.spec)
+    folder = Path(out) if out is not None else default_run_folder(spec)
+    folder.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(folder / OVERRIDES, json.dumps(changes, indent=2))
+    build = functools.partial(_build, spec_text, changes)
+    status = run_training(
+        build,
+        folder,
+        config=config,
+        spec_text=spec_text,
+        nproc=nproc,
+        device=device,
+        stream=stream,
+    )
+    return _finish(folder, status, stream)
+
+
+def resume(
+    run: str | Path,
+    *,
+    steps: int | None = None,
+    epochs: int | None = None,
+    nproc: int = 1,
+    device: str | None = None,
+    stream: TextIO | None = None,
+) -> Path:
+    """Continue the run in ``run`` until it has taken ``steps`` (or ``epochs``) in all."""
+    folder = _run_folder(run)
+    spec_text = RunFolder(folder).read_spec()
+    if spec_text is None:
+        raise RunError(f"{folder / 'spec.ode'}: missing; the run kept no spec to resume from")
+    build = functools.partial(_build, spec_text, _overrides(folder))
+    length = steps if steps is not None else epochs
+    status = run_training(
+        build, folder, resume=True, length=length, nproc=nproc, device=device, stream=stream
+    )
+    return _finish(folder, status, stream)
+
+
+def require_same_spec(run: str | Path, spec: str | Path) -> None:
+    """Refuse to resume ``run`` with a spec other than the one it was trained from."""
+    saved = RunFolder(_run_folder(run)).read_spec()
+    if saved is not None and saved != load_source(Path(spec)).text:
+        raise RunError(
+            f"{spec}: differs from the spec {run} was trained from; resume without SPEC, or "
+            "train the new spec into a new run folder"
+        )
+
+
+def _finish(folder: Path, status: int, stream: TextIO | None) -> Path:
+    if status == 130:
+        raise RunError(f"{folder}: training interrupted; the checkpoint is saved (--resume)")
+    if status != 0:
+        raise RunError(f"{folder}: training failed; the last good checkpoint is kept")
+    results = evaluate(folder)
+    atomic_write_text(folder / EVALUATION, json.dumps(results, indent=2))
+    try:
+        plot(folder)
+    except Exception as error:  # pictures are a bonus: never lose a finished run over one
+        results["plots"] = f"not drawn: {error}"
+    if stream is not None:
+        print(_describe(results), file=stream)
+    return folder
+
+
+def _describe(results: Mapping[str, Any]) -> str:
+    parts = [f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in results.items()]
+    return "evaluation: " + ", ".join(parts)
+
+
+def _run_folder(run: str | Path) -> Path:
+    folder = Path(run)
+    if not folder.is_dir():
+        raise RunError(f"{folder}: no such run folder (give the folder `odedsl train` wrote)")
+    return folder
+
+
+def _overrides(folder: Path) -> dict[str, Any]:
+    path = folder / OVERRIDES
+    if not path.is_file():
+        return {}
+    try:
+        values = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise RunError(f"{path}: unreadable ({error}); delete it or fix its JSON") from None
+    if not isinstance(values, dict):
+        raise RunError(f"{path}: expected a JSON object of overrides")
+    return values
+
+
+def load(run: str | Path, which: str = "best") -> nn.Module:
+    """The trained model of a run folder (``which``: ``"best"`` or ``"latest"``), in eval
+    mode, ready for ``log_prob``, ``sample``, ``predict`` or ``forward``."""
+    folder = _run_folder(run)
+    overrides = _overrides(folder)
+    model, _ = load_trained(folder, lambda text: compile(text, **overrides), which)
+    return model.eval()
+
+
+def evaluate(run: str | Path, which: str = "best") -> dict[str, Any]:
+    """The model kind's held-out metrics: ``nll`` (flows, nats), ``kl`` (density matching,
+    up to log Z), ``test_error`` (classifiers, a fraction) or ``rmse`` (latent models), plus
+    ``loss``, the solver's evaluations of the last solve and the seconds taken."""
+    model = load(run, which)
+    start = time.perf_counter()
+    results = dict(model.evaluate(build_data(model.spec, "test")))
+    seconds = time.perf_counter() - start
+    headline = HEADLINE.get(model.spec.kind)
+    if headline is not None and headline not in results:
+        results[headline] = results["loss"]
+    stats = getattr(model, "stats", None)
+    if stats is not None:
+        results["nfe_forward"] = int(stats.nfe_forward)
+    results["seconds"] = round(seconds, 3)
+    results["checkpoint"] = which
+    return results
+
+
+def sample(run: str | Path, n: int, *, seed: int = 0) -> np.ndarray:
+    """``n`` samples of a trained flow, as a numpy array (n, *event shape)."""
+    if n < 1:
+        raise ValueError(f"n must be a positive number of samples, got {n}")
+    model = load(run)
+    if not hasattr(model, "sample"):
+        raise RunError(f"{run}: a {model.spec.kind} model has no samples; `sample` is for flows")
+    with torch.no_grad():
+        drawn = model.sample(n, generator=torch.Generator().manual_seed(seed))
+    return drawn.cpu().numpy()
+
+
+def plot(run: str | Path) -> list[Path]:
+    """Draw the run's pictures into its folder: the training curves, and for 2-D flows
+    samples beside data, the learned density and the flow from noise to data."""
+    from odedsl.plots.curves import plot_curves
+
+    folder = _run_folder(run)
+    written = plot_curves(RunFolder(folder).read_metrics(), folder)
+    model = load(folder)
+    if model.spec.kind.startswith("flow") and getattr(model, "event_shape", None) == (2,):
+        from odedsl.plots.flow import plot_flow
+
+        test = build_data(model.spec, "test")
+        data = test["x"] if isinstance(test, Mapping) else None
+        written += plot_flow(model, None if data is None else np.asarray(data)[:2000], folder)
+    return written

@@ -1,0 +1,228 @@
+"""Checks beyond the reference specs: network sizes against PyTorch's own layers, the trace
+strategy, solver and training options, time-dependent parameters, and error collection."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from odedsl.errors import SpecError
+from odedsl.lang import check_text
+from odedsl.lang import model as ir
+from odedsl.lang.declarations import declare_networks
+from odedsl.lang.diagnostics import Reporter
+from odedsl.lang.env import Env
+from odedsl.lang.networks import resolve
+from odedsl.lang.parser import parse
+from odedsl.lang.sections import collect_sections
+from odedsl.lang.source import Source
+
+
+def layer(expr: str, input_shape: tuple[int | None, ...]) -> ir.Layer:
+    """The network ``f = <expr>`` resolved for one input of ``input_shape``."""
+    source = Source(f"model M\n    networks\n        f = {expr}\n    end\nend\n")
+    reporter = Reporter(source)
+    env = Env.create(source, reporter)
+    declare_networks(env, collect_sections(parse(source, reporter), reporter))
+    assert not reporter.diagnostics, [str(d) for d in reporter.diagnostics]
+    return resolve(env.networks.entries["f"].spec, input_shape)
+
+
+def count(*modules: nn.Module) -> int:
+    return sum(p.numel() for m in modules for p in m.parameters())
+
+
+class _Linears(nn.Module):
+    def __init__(self, *sizes: int) -> None:
+        super().__init__()
+        self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(sizes, sizes[1:]))
+
+
+@pytest.mark.parametrize(
+    ("expr", "shape", "torch_modules"),
+    [
+        ("Dense(2 => 64, tanh)", (2,), lambda: [nn.Linear(2, 64)]),
+        ("MLP(1 => 32 => 64, out = :sigmoid)", (), lambda: [_Linears(1, 32, 64)]),
+        ("Conv(1 => 32, 3, pad = 1)", (1, 8, 8), lambda: [nn.Conv2d(1, 32, 3, padding=1)]),
+        ("ConcatConv(32 => 32, 3)", (32, 8, 8), lambda: [nn.Conv2d(33, 32, 3)]),
+        ("Chain(GroupNorm(8), relu)", (32, 8, 8), lambda: [nn.GroupNorm(8, 32)]),
+        ("RNN(2 => 25 => 8)", (30, 2), lambda: [nn.Linear(27, 25), nn.Linear(25, 8)]),
+        ("GRU(2 => 25 => 8)", (30, 2), lambda: [nn.GRUCell(2, 25), nn.Linear(25, 8)]),
+        (
+            "ODERNN(2 => 25 => 8)",
+            (None, 2),
+            lambda: [nn.GRUCell(2, 25), _Linears(25, 25, 25), nn.Linear(25, 8)],
+        ),
+    ],
+)
+def test_parameter_counts_match_pytorch_layers(expr, shape, torch_modules) -> None:
+    assert layer(expr, shape).parameter_count == count(*torch_modules())
+
+
+@pytest.mark.parametrize(
+    ("expr", "module", "size"),
+    [
+        ("Conv(1 => 64, 3)", nn.Conv2d(1, 64, 3), 28),
+        ("Conv(64 => 64, 4, stride = 2, pad = 1)", nn.Conv2d(64, 64, 4, 2, 1), 26),
+        ("Conv(64 => 64, 4, stride = 2, pad = 1)", nn.Conv2d(64, 64, 4, 2, 1), 13),
+        ("Conv(3 => 5, 5, stride = 3, pad = 2)", nn.Conv2d(3, 5, 5, 3, 2), 11),
+    ],
+)
+def test_convolution_output_shapes_match_pytorch(expr, module, size) -> None:
+    channels = module.in_channels
+    expected = module(torch.zeros(1, channels, size, size)).shape[1:]
+    assert layer(expr, (channels, size, size)).out_shape == tuple(expected)
+
+
+FLOW = """model F
+    constants
+        D = {D}
+    end
+    networks
+        f = MLP(D => 16 => D)
+    end
+    states
+        z(t) :: Real[D]
+        t ∈ (0.0, 1.0)
+    end
+    flow
+        dz/dt = {rhs}
+        z(0) ~ Normal(0, I(D))
+    end
+    target
+        log p(x) = -norm(x)
+    end
+    solver
+        {solver}
+    end
+end
+"""
+
+
+def flow(D: int = 2, rhs: str = "f(z)", solver: str = "method = :dopri5") -> ir.CheckedModel:
+    return check_text(FLOW.format(D=D, rhs=rhs, solver=solver))
+
+
+@pytest.mark.parametrize(
+    ("D", "rhs", "solver", "strategy"),
+    [
+        (2, "tanh(z) * f(z)[1]", "trace = :auto", "exact"),  # a network on the state, D <= 16
+        (16, "f(z)", "trace = :auto", "exact"),
+        (17, "f(z)", "trace = :auto", "hutchinson"),  # D > 16
+        (17, "-z * sum(f(z))", "trace = :exact", "exact"),  # requested
+        (2, "-z", "trace = :hutchinson", "hutchinson"),
+        (2, "-z * exp(-norm(z))", "trace = :auto", "symbolic"),  # closed form in z
+    ],
+)
+def test_trace_strategy(D, rhs, solver, strategy) -> None:
+    model = flow(D, rhs, solver)
+    assert model.solver.trace == strategy
+    if "f(z)" in rhs and strategy != "symbolic":
+        assert model.network("f").calls == 1
+
+
+def test_fixed_step_training_with_adaptive_evaluation() -> None:
+    model = flow(
+        rhs="-z",
+        solver="method = :rk4\n        step_size = 0.25\n        eval\n            method = :dopri5\n"
+        "            rtol = 1e-7\n            trace = :exact\n        end",
+    )
+    assert (model.solver.method, model.solver.step_size, model.solver.adaptive) == ("rk4", 0.25, False)
+    evaluation = model.eval_solver
+    assert (evaluation.method, evaluation.rtol, evaluation.step_size) == ("dopri5", 1e-7, None)
+    assert (model.solver.trace, evaluation.trace) == ("symbolic", "exact")
+
+
+def test_defaults_of_solver_and_training() -> None:
+    model = flow(rhs="-z", solver="gradient = :checkpoint")
+    assert model.solver == ir.SolverSettings(
+        "dopri5", True, 1e-5, 1e-5, None, "checkpoint", 10000, "symbolic", model.solver.trace_reason
+    )
+    train = model.train
+    assert (train.optimizer, train.steps, train.epochs, train.batch) == (
+        ir.Optimizer("Adam", 1e-3, {"weight_decay": 0.0}),
+        1000,
+        None,
+        128,
+    )
+    assert train.schedule == ir.Schedule("constant")
+
+
+def test_time_dependent_parameter_from_a_hypernetwork() -> None:
+    text = """model H
+    constants
+        M = 4
+    end
+    params
+        w(t) :: Real[M, 2] = hyper(t)
+        b :: Real[M]
+    end
+    networks
+        hyper = MLP(1 => 8 => M * 2)
+    end
+    states
+        z(t) :: Real[2]
+        t ∈ (0.0, 1.0)
+    end
+    flow
+        dz/dt = sum(w[n] * tanh(w(t)[n]' * z + b[n]) for n in 1:M)
+        z(0) ~ Normal(0, I(2))
+    end
+    target
+        log p(x) = -norm(x)
+    end
+end
+"""
+    model = check_text(text)
+    w = model.param("w")
+    assert (w.shape, w.hyper) == ((4, 2), "hyper")
+    # the hypernetwork's weights are counted, the parameter it computes is not
+    assert model.parameter_count == 4 + (1 * 8 + 8) + (8 * 8 + 8)
+    refs = [
+        e for e in ir.subexpressions(model.dynamics.derivatives[0].rhs) if isinstance(e, ir.Var)
+    ]
+    assert all(r.time.name == "t" for r in refs if r.name == "w")
+    assert model.solver.trace == "symbolic"  # w depends on t only
+
+
+def test_user_data_file_with_declared_shape() -> None:
+    text = """model U
+    data
+        x :: Real[3] ~ NPZ(path = "points.npz", key = "train")
+    end
+    states
+        z(t) :: Real[3]
+        t ∈ (0.0, 1.0)
+    end
+    flow
+        dz/dt = -z
+        z(0) ~ Normal(0, I(3))
+        z(1.0) = x
+    end
+end
+"""
+    model = check_text(text)
+    assert dict(model.data.args) == {"path": "points.npz", "key": "train", "seed": 0}
+    assert model.data.variables[0].shape == (3,)
+
+
+def test_all_independent_semantic_errors_are_reported_in_one_run() -> None:
+    text = FLOW.format(D=2, rhs="g(z) + q", solver="method = :dopri9\n        rtoll = 1")
+    with pytest.raises(SpecError) as caught:
+        check_text(text)
+    codes = [d.code for d in caught.value.diagnostics]
+    # unknown network g, unknown name q, bad method value, unknown option rtoll
+    assert codes == ["E030", "E030", "E081", "E080"]
+    assert all(d.severity == "error" and d.path == "<string>" for d in caught.value.diagnostics)
+
+
+def test_an_expression_nested_too_deeply_is_a_located_error_not_a_crash() -> None:
+    deep = "-" * 12000 + "z"  # 12 000 nested negations: beyond the checker's recursion limit
+    with pytest.raises(SpecError) as caught:
+        flow(rhs=deep)
+    assert [d.code for d in caught.value.diagnostics] == ["E017"]
+
+
+def test_a_long_sum_checks() -> None:
+    assert flow(rhs=" + ".join(["z"] * 2000)).dynamics.derivatives[0].rhs.shape == (2,)
