@@ -106,6 +106,10 @@ class Note:
     span: Span | None = None
 
 
+MAX_DIAGNOSTICS = 100
+"""The most diagnostics one file reports."""
+
+
 @dataclass(frozen=True)
 class Diagnostic:
     """One problem in a spec. ``line``/``column`` are 1-based; ``end_column`` is one past the
@@ -137,6 +141,7 @@ class Reporter:
     def __init__(self, source: Source) -> None:
         self.source = source
         self.diagnostics: list[Diagnostic] = []
+        self._seen: set[Diagnostic] = set()
 
     def error(
         self,
@@ -200,7 +205,10 @@ class Reporter:
             self.source.path,
             tuple(notes),
         )
-        if diagnostic not in self.diagnostics:
+        # Past MAX_DIAGNOSTICS a broken file (say 100k open brackets) has said all it can;
+        # the cap keeps every check over the diagnostics linear in the file's size.
+        if diagnostic not in self._seen and len(self.diagnostics) < MAX_DIAGNOSTICS:
+            self._seen.add(diagnostic)
             self.diagnostics.append(diagnostic)
 
 
