@@ -30,7 +30,6 @@ DIGITS = SPECS / "odenet_digits.ode"
         ({"rtol": "tight"}, "rtol must be a finite number"),
         ({"steps": 2.5}, "steps must be an integer"),
         ({"method": "rk5"}, "did you mean 'rk4'"),
-        ({"method": "rk4"}, "also pass step_size"),
         ({"eval_method": "euler"}, "also pass eval_step_size"),
         ({"trace": "magic"}, "use one of auto, symbolic, exact, hutchinson"),
         ({"objective": "elbo"}, "does not fit"),
@@ -42,6 +41,12 @@ DIGITS = SPECS / "odenet_digits.ode"
 def test_bad_overrides_are_refused_by_name(overrides, message):
     with pytest.raises(ValueError, match=message):
         compile(MOONS, **overrides)
+
+
+def test_fixed_step_override_needs_a_step_size():
+    # the digits spec solves with the adaptive dopri5 and so sets no step_size
+    with pytest.raises(ValueError, match="also pass step_size"):
+        compile(DIGITS, method="rk4")
 
 
 def test_trace_override_on_a_classifier_is_refused():
@@ -116,7 +121,7 @@ def test_training_data_and_configuration():
     assert build_data(moons, "test", n=100)["x"].shape == (100, 2)
     config = train_config(moons)
     assert isinstance(config, TrainConfig)
-    assert (config.steps, config.epochs, config.optimizer.kwargs["lr"]) == (10000, None, 1e-3)
+    assert (config.steps, config.epochs, config.optimizer.kwargs["lr"]) == (5000, None, 5e-3)
 
     digits = odedsl.check(DIGITS)
     train, test = build_data(digits), build_data(digits, "test")
