@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from odedsl import __version__
 from odedsl.cli_runs import EXIT_INTERRUPTED, RUN_COMMANDS, UsageError
@@ -26,22 +27,21 @@ def _add_check(commands: argparse._SubParsersAction) -> None:
 
 def run_check(args: argparse.Namespace) -> int:
     from odedsl.errors import SpecError
-    from odedsl.lang import check
+    from odedsl.lang import check_source, load_source
     from odedsl.lang.diagnostics import render
     from odedsl.lang.summary import summarize
 
     failed = False
     for index, path in enumerate(args.specs):
         try:
-            model = check(path)
+            source = load_source(Path(path))
+            model = check_source(source)
         except SpecError as error:
             failed = True
             print(error.rendered or str(error), file=sys.stderr)
             continue
         if model.warnings:
-            from odedsl.lang.source import read_spec_file
-
-            print(render(model.warnings, read_spec_file(path)), file=sys.stderr)
+            print(render(model.warnings, source), file=sys.stderr)
         if index:
             print()
         print(summarize(model))
