@@ -141,6 +141,7 @@ def _entry(
     init_from_env(backend)
     try:
         fn(*args)
+        dist.barrier()  # no process tears the group down while another still talks to it
     finally:
         dist.destroy_process_group()
 

@@ -100,3 +100,12 @@ def test_error_paths_print_one_clear_line(
     err = capsys.readouterr().err.strip()
     assert message in err
     assert "Traceback" not in err
+
+
+def test_train_with_two_processes(tmp_path: Path) -> None:
+    # Data-parallel on gloo through the command line; the workers must also shut down
+    # cleanly (a missing barrier before tearing the group down aborted one of them).
+    folder = tmp_path / "ddp"
+    argv = ["train", str(SPEC), "--steps", "2", "--nproc", "2", "--out", str(folder), *QUICK]
+    assert main(argv) == 0
+    assert json.loads((folder / "summary.json").read_text())["status"] == "completed"
