@@ -6,7 +6,8 @@ name resolution, shape inference, option checks) works on all of it.
 
 Run: python bench/check_speed.py [--repeats N]
 Prints the line count and the median and fastest of N checks (after one warm-up check, which
-also builds or loads Lark's cached parse tables).
+also builds or loads Lark's cached parse tables), then the time of one check of each of four
+broken files of about 250 KB, to show that recovery from errors stays linear.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import time
 
 import lark
 
+from odedsl.errors import SpecError
 from odedsl.lang import check_text
 
 CONSTANTS, PARAMS, NETWORKS = 300, 300, 50
@@ -32,7 +34,13 @@ def generate() -> str:
     lines += [f"        p{i} :: Real[D]" for i in range(1, PARAMS + 1)]
     lines += ["    end", "    networks"]
     lines += [f"        g{i} = MLP(1 => 8 => D, act = :tanh)" for i in range(1, NETWORKS + 1)]
-    lines += ["    end", "    states", "        z(t) :: Real[D]", "        t ∈ (0.0, 1.0)", "    end"]
+    lines += [
+        "    end",
+        "    states",
+        "        z(t) :: Real[D]",
+        "        t ∈ (0.0, 1.0)",
+        "    end",
+    ]
     lines += ["    flow", "        dz/dt = -z +"]
     terms = [f"p{i} * tanh(z[{1 + i % 4}])" for i in range(1, PARAMS + 1)]
     terms += [f"g{i}(t) * sigmoid(p{i}' * z)" for i in range(1, NETWORKS + 1)]
@@ -42,6 +50,30 @@ def generate() -> str:
     lines += ["    solver", "        method = :dopri5", "        trace = :exact", "    end"]
     lines += ["    train", "        steps = 100", "    end", "end"]
     return "\n".join(lines) + "\n"
+
+
+BROKEN_SIZE = 250_000
+BROKEN = {
+    "words, no model": ("", "a b c d\n"),
+    "unclosed brackets": ("model M\n    constants\n", "    x = (1 +\n"),
+    "nested brackets": ("", "("),
+    "broken statements": ("model M\n    constants\n", "    x = 1 +* 2\n"),
+}
+
+
+def broken_files() -> None:
+    """Time one check of each broken file; each must end in a SpecError."""
+    for name, (head, unit) in BROKEN.items():
+        text = head + unit * ((BROKEN_SIZE - len(head)) // len(unit))
+        start = time.perf_counter()
+        try:
+            check_text(text)
+        except SpecError as error:
+            elapsed = time.perf_counter() - start
+            count = len(error.diagnostics)
+            print(f"broken, {name}: {len(text):,} characters, {count} diagnostics, {elapsed:.2f} s")
+        else:
+            raise AssertionError(f"{name} checked clean")
 
 
 def main() -> None:
@@ -66,6 +98,7 @@ def main() -> None:
         f"check: median {statistics.median(timings) * 1e3:.0f} ms, "
         f"fastest {min(timings) * 1e3:.0f} ms over {args.repeats} runs"
     )
+    broken_files()
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -126,6 +127,8 @@ def _finish(folder: Path, status: int, stream: TextIO | None) -> Path:
         raise RunError(f"{folder}: training interrupted; the checkpoint is saved (--resume)")
     if status != 0:
         raise RunError(f"{folder}: training failed; the last good checkpoint is kept")
+    if os.environ.get("RANK", "0") != "0":
+        return folder  # one of torchrun's processes: rank 0 evaluates and draws
     results = evaluate(folder)
     atomic_write_text(folder / EVALUATION, json.dumps(results, indent=2))
     try:

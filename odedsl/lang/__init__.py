@@ -15,7 +15,15 @@ from odedsl.lang.diagnostics import Diagnostic
 from odedsl.lang.model import CheckedModel
 from odedsl.lang.source import Source, SourceReadError, read_spec_file
 
-__all__ = ["CheckedModel", "Diagnostic", "SpecError", "check", "check_text", "load_source"]
+__all__ = [
+    "CheckedModel",
+    "Diagnostic",
+    "SpecError",
+    "check",
+    "check_source",
+    "check_text",
+    "load_source",
+]
 
 
 def check(path_or_text: str | os.PathLike[str]) -> CheckedModel:

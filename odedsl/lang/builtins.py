@@ -149,7 +149,7 @@ DATASETS: dict[str, DataSet] = {
                 DataOutput("events", (None,)),
             ),
             "irregularly observed 2-D series with event times drawn from a Poisson process "
-            "whose intensity depends on the hidden trajectory",
+            "whose intensity depends on the hidden trajectory; times in [0, 5]",
         ),
         DataSet(
             "Digits",

@@ -18,6 +18,8 @@ from odedsl.lang.diagnostics import Note, Reporter
 from odedsl.lang.source import Span
 
 MAX_LEXICAL_ERRORS = 20
+"""After this many bad characters the text is not a spec: lexing stops."""
+MAX_UNCLOSED = 3
 
 _OPENERS = {"(": ")", "[": "]"}
 _CLOSERS = {")": "(", "]": "["}
@@ -48,6 +50,10 @@ _CHARACTER_HELP = {
 }
 
 
+class TooManyErrors(Exception):
+    """More than :data:`MAX_LEXICAL_ERRORS` characters start no token: this is not a spec."""
+
+
 @dataclass
 class TokenStream:
     """Tokens ready for the parser. ``reported`` holds the ids of tokens whose problem was
@@ -56,6 +62,7 @@ class TokenStream:
 
     tokens: list[Token]
     reported: set[int] = field(default_factory=set)
+    complete: bool = True
 
 
 def lex(
@@ -78,7 +85,9 @@ def lex(
             if text[position] == '"' and broken_lines is not None:
                 broken_lines.add(error.line)
             errors += 1
-            if reporter is not None and errors <= MAX_LEXICAL_ERRORS:
+            if errors > MAX_LEXICAL_ERRORS:
+                raise TooManyErrors from None
+            if reporter is not None:
                 _report_character(reporter, text, position, skipped, error.line, error.column)
             state.line_ctr.feed(text[position : position + skipped])
 
@@ -86,7 +95,11 @@ def lex(
 def tokenize(text: str, reporter: Reporter) -> TokenStream:
     """Lex ``text`` and prepare the tokens for the parser."""
     broken_lines: set[int] = set()
-    return _prepare(lex(text, reporter, broken_lines), reporter, broken_lines)
+    try:
+        raw = lex(text, reporter, broken_lines)
+    except TooManyErrors:
+        return TokenStream([], complete=False)
+    return _prepare(raw, reporter, broken_lines)
 
 
 def _basic_lexer() -> BasicLexer:
@@ -220,11 +233,9 @@ def _close(open_brackets: list[Token], closer: Token, reporter: Reporter) -> boo
 def _report_unclosed(
     open_brackets: list[Token], reporter: Reporter, broken_lines: set[int]
 ) -> None:
-    """Report brackets left open, except on a line whose string ran to its end (the closing
-    bracket is inside that string, and the string was reported)."""
-    for opener in open_brackets:
-        if opener.line in broken_lines:
-            continue
+    """Report brackets left open (the outermost few), except on a line whose string ran to
+    its end (the closing bracket is inside that string, and the string was reported)."""
+    for opener in [o for o in open_brackets if o.line not in broken_lines][:MAX_UNCLOSED]:
         reporter.error(
             "E013",
             f"unclosed `{opener.value}`",

@@ -1,8 +1,8 @@
 """Parsing a spec: the LALR parser of ``grammar/odedsl.lark``, recovery from syntax errors at
 statement granularity, and the conversion of Lark's tree into :mod:`odedsl.lang.nodes`.
 
-Recovery re-parses from the start with the offending line removed (or, for a broken block
-header, replaced by a well-formed one), so every independent syntax error of a file is
+After a syntax error the parser drops the rest of the statement and goes on (one pass, so the
+time stays linear in the size of the file), so every independent syntax error of a file is
 reported in one run; the syntax tree is returned only when there was none.
 """
 
@@ -14,12 +14,13 @@ from pathlib import Path
 
 from lark import Lark, Token, Tree, v_args
 from lark.exceptions import UnexpectedToken
+from lark.parsers.lalr_interactive_parser import InteractiveParser
 from lark.visitors import Transformer_NonRecursive
 
 from odedsl.lang import nodes
 from odedsl.lang.diagnostics import Note, Reporter
 from odedsl.lang.lexer import TokenStream, continues, tokenize
-from odedsl.lang.source import Source, Span
+from odedsl.lang.source import MAX_SPEC_BYTES, Source, Span, too_large
 
 GRAMMAR_PATH = Path(__file__).resolve().parents[2] / "grammar" / "odedsl.lark"
 MAX_SYNTAX_ERRORS = 20
@@ -45,7 +46,12 @@ def lark_parser() -> Lark:
 def parse(source: Source, reporter: Reporter) -> nodes.Model | None:
     """The syntax tree of ``source``, or None after reporting every syntax error found."""
     before = len(reporter.diagnostics)
+    if len(source.text) > MAX_SPEC_BYTES:
+        reporter.error("E004", too_large(len(source.text.encode("utf-8"))), Span(0, 0, 0, 0))
+        return None
     stream = tokenize(source.text, reporter)
+    if not stream.complete:
+        return None
     if not any(token.type != "_NL" for token in stream.tokens):
         if not reporter.errors_since(before):
             reporter.error(
@@ -62,39 +68,35 @@ def parse(source: Source, reporter: Reporter) -> nodes.Model | None:
 
 
 def _parse_recovering(stream: TokenStream, source: Source, reporter: Reporter) -> Tree | None:
+    """Parse in one pass; after a syntax error, drop the rest of the statement and go on
+    (see :func:`_recover`), up to :data:`MAX_SYNTAX_ERRORS` errors."""
     tokens = stream.tokens
-    for _ in range(MAX_SYNTAX_ERRORS):
-        outcome = _feed(tokens)
-        if isinstance(outcome, Tree):
-            return outcome
-        index, error = outcome
-        token = error.token
-        if token.type == "$END":
-            _report_unclosed_block(tokens, source, reporter)
-            return None
-        if "$END" in error.expected:
+    parser = lark_parser().parse_interactive()
+    index, errors = 0, 0
+    while index < len(tokens):
+        token = tokens[index]
+        try:
+            parser.feed_token(token)
+            index += 1
+            continue
+        except UnexpectedToken as error:
+            expected = set(error.expected)
+        if "$END" in expected:
             _report_after_model(tokens, index, reporter)
             return None
         if id(token) not in stream.reported:
-            _report_unexpected(tokens, index, set(error.expected), reporter)
-        recovered = _skip_statement(tokens, index)
-        if recovered is None:
+            _report_unexpected(tokens, index, expected, reporter)
+        errors += 1
+        next_index = _recover(parser, tokens, index) if errors < MAX_SYNTAX_ERRORS else None
+        if next_index is None:
             return None
-        tokens = recovered
-    return None
-
-
-def _feed(tokens: list[Token]) -> Tree | tuple[int, UnexpectedToken]:
-    parser = lark_parser().parse_interactive()
-    for index, token in enumerate(tokens):
-        try:
-            parser.feed_token(token)
-        except UnexpectedToken as error:
-            return index, error
+        index = next_index
     try:
-        return parser.feed_eof(tokens[-1] if tokens else None)
-    except UnexpectedToken as error:
-        return len(tokens), error
+        tree = parser.feed_eof(tokens[-1])
+    except UnexpectedToken:
+        _report_unclosed_block(tokens, source, reporter)
+        return None
+    return tree if errors == 0 else None
 
 
 # -- recovery ---------------------------------------------------------------------------------
@@ -112,24 +114,46 @@ def _line_bounds(tokens: list[Token], index: int) -> tuple[int, int]:
     return start, end
 
 
-def _skip_statement(tokens: list[Token], index: int) -> list[Token] | None:
-    """``tokens`` without the line of the error; a broken block header (``model``, ``for``,
-    ``name begin``) is replaced by a well-formed one so that its ``end`` still matches."""
+def _recover(parser: InteractiveParser, tokens: list[Token], index: int) -> int | None:
+    """Put ``parser`` back where the erroneous line began and return the index of the first
+    token after that line (None when parsing cannot go on).
+
+    The parser's stacks are popped down to a state between statements (one that could take
+    ``end``); completed statements before it stay as they are. A broken block header
+    (``model``, ``for``, ``name begin``) is replaced by a well-formed one, so that the block's
+    ``end`` still closes it.
+    """
     start, end = _line_bounds(tokens, index)
+    state = parser.parser_state
     first = tokens[start]
-    header: list[Token] = []
-    if index > start:
-        if first.type == "MODEL":
-            header = [first, _fake("NAME", "_", first)]
-        elif first.type == "FOR":
-            header = [first, _fake("NAME", "_", first), _fake("IN", "in", first)]
-            header.append(_fake("NAME", "_", first))
-        elif first.type == "NAME" and start + 1 < len(tokens) and tokens[start + 1].type == "BEGIN":
-            header = [first]
-    if header:
-        header.append(_fake("_NL", "\n", first))
-    remaining = tokens[:start] + header + tokens[end + 1 :]
-    return remaining if remaining != tokens else None
+    rebuilds_model = first.type == "MODEL" and index > start
+    while len(state.state_stack) > 1 and (rebuilds_model or "END" not in parser.choices()):
+        state.state_stack.pop()
+        state.value_stack.pop()
+    try:
+        for token in _header(tokens, start, index):
+            parser.feed_token(token)
+    except UnexpectedToken:
+        return None
+    return end + 1
+
+
+def _header(tokens: list[Token], start: int, index: int) -> list[Token]:
+    """Well-formed tokens for the block header on the line at ``start`` (broken at
+    ``index``), or none when that line is not a block header."""
+    first = tokens[start]
+    if index == start:
+        return []
+    if first.type == "MODEL":
+        header = [first, _fake("NAME", "_", first)]
+    elif first.type == "FOR":
+        header = [first, _fake("NAME", "_", first), _fake("IN", "in", first)]
+        header.append(_fake("NAME", "_", first))
+    elif first.type == "NAME" and tokens[start + 1].type == "BEGIN":
+        header = [first]
+    else:
+        return []
+    return [*header, _fake("_NL", "\n", first)]
 
 
 def _fake(kind: str, value: str, at: Token) -> Token:

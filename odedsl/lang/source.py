@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
-MAX_SPEC_BYTES = 1 << 20
-"""Specs larger than this (1 MiB) are refused before lexing: a spec is one page, not data."""
+MAX_SPEC_BYTES = 1 << 18
+"""Specs larger than this (256 KiB, some 9,000 lines) are refused before lexing: a spec
+describes a model on a page or two, not data."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,11 +80,7 @@ def read_spec_file(path: str | os.PathLike[str]) -> Source:
         if file.is_dir():
             raise SourceReadError("E001", "cannot read the spec: it is a directory")
         if size > MAX_SPEC_BYTES:
-            raise SourceReadError(
-                "E004",
-                f"the spec is too large ({size / 2**20:.1f} MiB; the limit is "
-                f"{MAX_SPEC_BYTES // 2**20} MiB): a spec describes a model, not data",
-            )
+            raise SourceReadError("E004", too_large(size))
         data = file.read_bytes()
     except FileNotFoundError:
         raise SourceReadError("E001", "cannot read the spec: no such file") from None
@@ -92,6 +89,14 @@ def read_spec_file(path: str | os.PathLike[str]) -> Source:
     except OSError as error:
         raise SourceReadError("E001", f"cannot read the spec: {error.strerror}") from None
     return Source(decode_spec_bytes(data), name)
+
+
+def too_large(size: int) -> str:
+    """The message for a spec of ``size`` bytes, above :data:`MAX_SPEC_BYTES`."""
+    return (
+        f"the spec is too large ({size / 2**10:,.0f} KiB; the limit is "
+        f"{MAX_SPEC_BYTES // 2**10} KiB): a spec describes a model, not data"
+    )
 
 
 def decode_spec_bytes(data: bytes) -> str:

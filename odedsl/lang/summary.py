@@ -82,21 +82,19 @@ def _objective(train: ir.TrainSettings) -> str:
     return train.objective + (" (inferred)" if train.objective_inferred else "")
 
 
-def _solver(solver: ir.SolverSettings) -> str:
+def _solver(solver: ir.SolverSettings, *, gradient: bool = True) -> str:
     if solver.adaptive:
         steps = f"rtol {number(solver.rtol)}, atol {number(solver.atol)}"
     else:
         steps = f"step {number(solver.step_size)}"
-    return (
-        f":{solver.method}, {steps}, gradient :{solver.gradient}, "
-        f"at most {solver.max_num_steps} steps"
-    )
+    how = f", gradient :{solver.gradient}" if gradient else ""
+    return f":{solver.method}, {steps}{how}, at most {solver.max_num_steps} steps"
 
 
 def _evaluation(model: ir.CheckedModel) -> str:
     if model.eval_solver == model.solver:
         return "as training"
-    text = _solver(model.eval_solver)
+    text = _solver(model.eval_solver, gradient=False)
     if model.eval_solver.trace != model.solver.trace:
         text += f", trace :{model.eval_solver.trace}"
     return text

@@ -67,7 +67,11 @@ def run_training(
             config = config if length is None else config.with_length(length)
         elif config is None:
             raise ConfigError("a fresh run needs its training configuration (config)")
-        if nproc == 1:
+        if nproc == 1 and distributed.launched_externally():  # one of torchrun's processes
+            with distributed.joined_from_env():
+                arguments = (build, str(out_dir), config, spec_text, resume, None, stream)
+                status = _train_process(*arguments)
+        elif nproc == 1:
             status = _train_process(build, str(out_dir), config, spec_text, resume, device, stream)
         else:
             arguments = (build, str(out_dir), config, spec_text, resume, device, None)

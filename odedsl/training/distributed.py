@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -87,6 +88,25 @@ def init_from_env(backend: str | None = None) -> Context:
         torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", os.environ["RANK"])))
     dist.init_process_group(backend)
     return current()
+
+
+def launched_externally() -> bool:
+    """Whether this process is one of several started by ``torchrun`` (or the like) and has
+    not joined its group yet."""
+    world = os.environ.get("WORLD_SIZE", "1")
+    return "RANK" in os.environ and world.isdigit() and int(world) > 1 and not dist.is_initialized()
+
+
+@contextmanager
+def joined_from_env() -> Iterator[None]:
+    """Inside, this process is in the group ``torchrun`` described; on leaving, the processes
+    wait for each other and the group is torn down."""
+    init_from_env()
+    try:
+        yield
+        dist.barrier()
+    finally:
+        dist.destroy_process_group()
 
 
 def free_port() -> int:

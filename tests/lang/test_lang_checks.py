@@ -3,6 +3,8 @@ strategy, solver and training options, time-dependent parameters, and error coll
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import pytest
 import torch
 from torch import nn
@@ -36,7 +38,7 @@ def count(*modules: nn.Module) -> int:
 class _Linears(nn.Module):
     def __init__(self, *sizes: int) -> None:
         super().__init__()
-        self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(sizes, sizes[1:]))
+        self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in pairwise(sizes))
 
 
 @pytest.mark.parametrize(
@@ -125,10 +127,15 @@ def test_trace_strategy(D, rhs, solver, strategy) -> None:
 def test_fixed_step_training_with_adaptive_evaluation() -> None:
     model = flow(
         rhs="-z",
-        solver="method = :rk4\n        step_size = 0.25\n        eval\n            method = :dopri5\n"
-        "            rtol = 1e-7\n            trace = :exact\n        end",
+        solver="method = :rk4\n        step_size = 0.25\n        eval\n"
+        "            method = :dopri5\n            rtol = 1e-7\n            trace = :exact\n"
+        "        end",
     )
-    assert (model.solver.method, model.solver.step_size, model.solver.adaptive) == ("rk4", 0.25, False)
+    assert (model.solver.method, model.solver.step_size, model.solver.adaptive) == (
+        "rk4",
+        0.25,
+        False,
+    )
     evaluation = model.eval_solver
     assert (evaluation.method, evaluation.rtol, evaluation.step_size) == ("dopri5", 1e-7, None)
     assert (model.solver.trace, evaluation.trace) == ("symbolic", "exact")

@@ -72,7 +72,12 @@ def test_cnf_moons(models) -> None:
     assert base.family == "Normal" and base.event_shape == (2,)
     assert base.params["std"].value == 1.0  # I(D): identity covariance
     rhs = dynamics.derivatives[0].rhs
-    assert isinstance(rhs, ir.Sum) and (rhs.var, rhs.start, rhs.stop, rhs.shape) == ("n", 1, 64, (2,))
+    assert isinstance(rhs, ir.Sum) and (rhs.var, rhs.start, rhs.stop, rhs.shape) == (
+        "n",
+        1,
+        64,
+        (2,),
+    )
     assert model.solver.trace == "symbolic"
     assert "closed-form" in model.solver.trace_reason
 

@@ -1,0 +1,105 @@
+"""Planar normalizing flows against autograd: log-dets, the invertibility constraint, KL fits."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from odedsl.data import potential
+from odedsl.models.flow import standard_normal_log_prob
+from odedsl.models.planar import PlanarFlow
+
+
+def u1_log_density(x: torch.Tensor) -> torch.Tensor:
+    """Rezende & Mohamed's U1 (ring with two modes), unnormalised, in torch."""
+    ring = -0.5 * ((x.norm(dim=1) - 2.0) / 0.4) ** 2
+    bumps = torch.logaddexp(
+        -0.5 * ((x[:, 0] - 2.0) / 0.6) ** 2, -0.5 * ((x[:, 0] + 2.0) / 0.6) ** 2
+    )
+    return ring + bumps
+
+
+def spread_flow(depth: int, seed: int) -> PlanarFlow:
+    """A flow with parameters of order one (far from identity), in float64."""
+    flow = PlanarFlow(
+        depth, u1_log_density, init_std=1.0, generator=torch.Generator().manual_seed(seed)
+    )
+    return flow.double()
+
+
+def test_u1_matches_the_data_module() -> None:
+    z = np.random.default_rng(0).normal(size=(50, 2)) * 2
+    expected = potential("U1", z)
+    got = u1_log_density(torch.from_numpy(z)).numpy()
+    np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize(("depth", "seed"), [(1, 0), (4, 1), (16, 2)])
+def test_log_det_matches_autograd_jacobian(depth: int, seed: int) -> None:
+    flow = spread_flow(depth, seed)
+    z = torch.randn(6, 2, generator=torch.Generator().manual_seed(seed + 10), dtype=torch.float64)
+    with torch.no_grad():
+        _, log_det = flow(z)
+    for i in range(z.shape[0]):
+        jac = torch.autograd.functional.jacobian(lambda v: flow(v.unsqueeze(0))[0][0], z[i])
+        expected = torch.linalg.slogdet(jac).logabsdet
+        # Both are exact up to float64 round-off across 16 layers; 1e-10 leaves a wide margin.
+        assert float(log_det[i]) == pytest.approx(float(expected), abs=1e-10)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_constraint_keeps_every_layer_invertible(seed: int) -> None:
+    flow = spread_flow(8, seed)
+    with torch.no_grad():
+        # u against w with wᵀu = −3 (a non-invertible layer without the projection û)
+        flow.u.copy_(-3.0 * flow.w / flow.w.pow(2).sum(1, keepdim=True))
+    u_hat = flow.u_hat()
+    wu_raw = (flow.w * flow.u).sum(1)
+    assert bool((wu_raw < -1).all())
+    wu_hat = (flow.w * u_hat).sum(1)
+    # the projection's closed form: wᵀû = −1 + softplus(wᵀu) > −1
+    torch.testing.assert_close(wu_hat, torch.nn.functional.softplus(wu_raw) - 1.0)
+    assert bool((wu_hat > -1).all())
+    # then 1 + ûᵀψ = 1 + (1 − tanh²)·wᵀû > 0 for every input: the determinant never vanishes
+    z = 4 * torch.randn(2000, 2, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+    for k in range(flow.depth):
+        h = torch.tanh(z @ flow.w[k] + flow.b[k])
+        assert bool((1.0 + (1.0 - h**2) * wu_hat[k] > 0).all())
+        z = z + h.unsqueeze(1) * u_hat[k]
+
+
+def test_sample_log_prob_is_base_minus_log_det() -> None:
+    flow = spread_flow(3, 5)
+    noise = torch.randn(10, 2, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+    x, log_q = flow._push(noise)
+    pushed, log_det = flow(noise)
+    torch.testing.assert_close(x, pushed)
+    torch.testing.assert_close(log_q, standard_normal_log_prob(noise) - log_det)
+    assert flow.sample(7).shape == (7, 2)
+
+
+def test_short_kl_run_on_u1_lowers_the_loss() -> None:
+    torch.manual_seed(0)
+    flow = PlanarFlow(8, u1_log_density, generator=torch.Generator().manual_seed(0))
+    before = flow.evaluate(4096)["loss"]
+    optimizer = torch.optim.Adam(flow.parameters(), lr=1e-2)
+    for _ in range(300):
+        optimizer.zero_grad()
+        flow.loss(256).loss.backward()
+        optimizer.step()
+    after = flow.evaluate(4096)["loss"]
+    # The near-identity flow is N(0, I) against a ring of radius 2: its KL is several nats above
+    # the best (−log Z ≈ −1.88 on the box). 300 steps reliably win over one nat; the estimate's
+    # standard error at 4096 samples is ≈ 0.05 nats.
+    assert after < before - 1.0
+    assert math.isfinite(after)
+
+
+def test_bad_arguments_are_named() -> None:
+    with pytest.raises(ValueError, match="depth"):
+        PlanarFlow(0, u1_log_density)
+    with pytest.raises(ValueError, match="target"):
+        PlanarFlow(2, None)  # type: ignore[arg-type]
