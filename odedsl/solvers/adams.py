@@ -37,9 +37,9 @@ from ._adams_coefficients import (
     step_matrix_rows,
 )
 from ._adams_control import estimates, next_order, rejection_factor, step_factor
-from .adaptive import DEFAULT_MAX_NUM_STEPS, _check_finite, _stops, _tolerance, _underflow
+from .adaptive import _check_finite, _stops, _tolerance, _underflow
 from .control import Norm, error_scale, rms_norm, select_initial_step
-from .options import float_option, int_option, times_as_floats, times_option
+from .options import int_option, step_bounds, times_as_floats, times_option
 from .outputs import Outputs
 from .runge_kutta import Func, check_derivative
 from .solution import SolverStats
@@ -121,18 +121,7 @@ class AdamsSolver:
         self.atol = _tolerance(atol, y0)
         self.norm = norm
         self.stats = stats
-        self.first_step = (
-            None
-            if options.get("first_step") is None
-            else float_option(options, "first_step", 0.0, low=0.0, low_inclusive=False)
-        )
-        self.min_step = float_option(options, "min_step", 0.0, low=0.0)
-        self.max_step = float_option(options, "max_step", math.inf, low=0.0, low_inclusive=False)
-        if self.min_step > self.max_step:
-            raise ValueError(
-                f"options: min_step ({self.min_step}) must not exceed max_step ({self.max_step})"
-            )
-        self.max_num_steps = int_option(options, "max_num_steps", DEFAULT_MAX_NUM_STEPS)
+        self.first_step, self.min_step, self.max_step, self.max_num_steps = step_bounds(options)
         self.max_order = int_option(options, "max_order", MAX_ORDER)
         if self.max_order > MAX_ORDER:
             raise ValueError(

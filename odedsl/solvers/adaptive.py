@@ -22,7 +22,7 @@ from .options import (
     callable_option,
     choice_option,
     float_option,
-    int_option,
+    step_bounds,
     times_as_floats,
     times_option,
 )
@@ -30,8 +30,6 @@ from .outputs import Outputs, fill_outputs
 from .runge_kutta import Func, RungeKuttaStages
 from .solution import SolverStats
 from .tableau import ButcherTableau
-
-DEFAULT_MAX_NUM_STEPS = 10_000
 
 
 class AdaptiveRungeKuttaSolver:
@@ -79,18 +77,7 @@ class AdaptiveRungeKuttaSolver:
         self.atol = _tolerance(atol, y0)
         self.norm = norm
         self.stats = stats
-        self.first_step = (
-            None
-            if options.get("first_step") is None
-            else float_option(options, "first_step", 0.0, low=0.0, low_inclusive=False)
-        )
-        self.min_step = float_option(options, "min_step", 0.0, low=0.0)
-        self.max_step = float_option(options, "max_step", math.inf, low=0.0, low_inclusive=False)
-        if self.min_step > self.max_step:
-            raise ValueError(
-                f"options: min_step ({self.min_step}) must not exceed max_step ({self.max_step})"
-            )
-        self.max_num_steps = int_option(options, "max_num_steps", DEFAULT_MAX_NUM_STEPS)
+        self.first_step, self.min_step, self.max_step, self.max_num_steps = step_bounds(options)
         self.controller = StepSizeController(
             error_order=self.tableau.error_order,
             safety=float_option(options, "safety", 0.9, low=0.0, high=1.0, low_inclusive=False),

@@ -103,3 +103,22 @@ def times_option(options: Mapping[str, Any], name: str) -> list[float]:
 def times_as_floats(t: torch.Tensor) -> list[float]:
     """The output times as Python floats (float64 values of ``t``'s entries)."""
     return t.detach().to("cpu", torch.float64).tolist()
+
+
+DEFAULT_MAX_NUM_STEPS = 10_000
+"""Adaptive solves give up after this many steps unless ``max_num_steps`` says otherwise."""
+
+
+def step_bounds(options: Mapping[str, Any]) -> tuple[float | None, float, float, int]:
+    """An adaptive method's ``(first_step, min_step, max_step, max_num_steps)`` options."""
+    first_step = (
+        None
+        if options.get("first_step") is None
+        else float_option(options, "first_step", 0.0, low=0.0, low_inclusive=False)
+    )
+    min_step = float_option(options, "min_step", 0.0, low=0.0)
+    max_step = float_option(options, "max_step", math.inf, low=0.0, low_inclusive=False)
+    if min_step > max_step:
+        raise ValueError(f"options: min_step ({min_step}) must not exceed max_step ({max_step})")
+    max_num_steps = int_option(options, "max_num_steps", DEFAULT_MAX_NUM_STEPS)
+    return first_step, min_step, max_step, max_num_steps
