@@ -26,7 +26,7 @@ _EXPORTS: dict[str, str] = {
     "SolverError": "odedsl.errors",
     "SpecError": "odedsl.errors",
     "check": "odedsl.lang",
-    "compile": "odedsl.compile",
+    "compile": "odedsl.compile",  # the package itself is callable (see its __init__)
     "generated_code": "odedsl.compile",
     "train": "odedsl.workflow",
     "load": "odedsl.workflow",

@@ -17,6 +17,8 @@ dynamics for ``odedsl.symbolic``), ``program`` (a spec's generated module), ``pa
 from __future__ import annotations
 
 import importlib
+import sys
+import types
 from typing import Any
 
 _EXPORTS = {
@@ -38,3 +40,14 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return sorted(__all__)
+
+
+class _CallableModule(types.ModuleType):
+    """This package, callable as ``odedsl.compile(...)``: importing ``odedsl.compile.*`` binds
+    the package itself to the name ``odedsl.compile``, so the package must act as the function."""
+
+    def __call__(self, path_or_text: Any, **overrides: Any) -> Any:
+        return importlib.import_module("odedsl.compile.compiler").compile(path_or_text, **overrides)
+
+
+sys.modules[__name__].__class__ = _CallableModule

@@ -182,3 +182,11 @@ def test_short_training_of_cnf_moons_lowers_its_loss():
         optimizer.step()
     after = model.evaluate(held_out)["loss"]
     assert after < before - 0.3, (before, after)
+
+
+def test_odedsl_compile_is_callable_after_importing_the_package() -> None:
+    # `import odedsl.compile.x` binds the package to the name odedsl.compile; it must still
+    # compile a spec when called.
+    import odedsl.compile.trace
+
+    assert hasattr(odedsl.compile(MOONS), "log_prob")
