@@ -38,7 +38,11 @@ def test_sigkill_during_saves_never_leaves_a_broken_checkpoint(tmp_path):
     rng = random.Random(0)
     path = tmp_path / "checkpoint.pt"
     interrupted_writes = 0
-    for _ in range(3):
+    # At least 3 kills; more (up to 10) until one lands inside a write, which a quiet machine
+    # may take a few tries to hit.
+    for attempt in range(10):
+        if attempt >= 3 and interrupted_writes:
+            break
         child = subprocess.Popen(
             [sys.executable, str(WORKERS), "save-loop", str(tmp_path), "32"],
             stdout=subprocess.PIPE,
@@ -56,7 +60,8 @@ def test_sigkill_during_saves_never_leaves_a_broken_checkpoint(tmp_path):
         assert weight.numel() == 32 * 2**20 // 4
         assert torch.all(weight == version), "a torn checkpoint"
         assert version in (last, last + 1)  # the last reported save, or one not yet reported
-    # Saving is nearly all the writer does, so kills land inside a write (a staging file left).
+    # Saving is nearly all the writer does, so some kill lands inside a write (a staging file
+    # left): the property above was tested against torn writes, not only finished ones.
     assert interrupted_writes >= 1
 
 
