@@ -55,9 +55,8 @@ def _settings(items: list[str] | None) -> dict[str, Any]:
 
 def _threads(args: argparse.Namespace) -> None:
     """One torch thread unless ``--threads`` says otherwise: an ODE model's per-step tensors
-    are small, and on a busy 2-core machine two threads made a CNF training step about 10×
-    slower (0.4 s against 0.03 s, seen while developing); large convolutional models may gain
-    from ``--threads 2``."""
+    are too small to share between threads, and on a busy machine extra threads contend for
+    the cores; large convolutional models may gain from ``--threads 2``."""
     import os
 
     import torch
@@ -151,97 +150,129 @@ def run_show(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_train(commands: argparse._SubParsersAction) -> None:
+def _command(
+    commands: argparse._SubParsersAction,
+    name: str,
+    run: Callable[[argparse.Namespace], int],
+    *,
+    help: str,
+    description: str,
+    examples: tuple[str, ...],
+) -> argparse.ArgumentParser:
+    """A subcommand whose ``--help`` ends with its examples."""
+    heading = "example:" if len(examples) == 1 else "examples:"
     parser = commands.add_parser(
+        name,
+        help=help,
+        description=description,
+        epilog="\n  ".join([heading, *examples]),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.set_defaults(run=run)
+    return parser
+
+
+def _add_run_folder(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("run_dir", metavar="RUN", help="a run folder written by `odedsl train`")
+
+
+def _add_settings(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--set",
+        action="append",
+        metavar="KEY=VALUE",
+        help="override a solver or training setting as in a spec, e.g. --set rtol=1e-3 "
+        "--set method=:rk4 (repeatable)",
+    )
+
+
+def _add_train(commands: argparse._SubParsersAction) -> None:
+    parser = _command(
+        commands,
         "train",
+        run_train,
         help="train a spec into a run folder",
         description="Compile SPEC and train it, writing a run folder (spec, config.json, "
         "checkpoint.pt, best.pt, metrics.jsonl, summary.json, eval.json, pictures). Ctrl-C "
         "saves a checkpoint; --resume continues exactly.",
-        epilog="examples:\n  odedsl train specs/cnf_moons.ode\n"
-        "  odedsl train specs/cnf_moons.ode --steps 500 --set lr=1e-2 --out runs/quick\n"
-        "  odedsl train --resume runs/quick --steps 1000\n"
-        "  odedsl train specs/cnf_moons.ode --nproc 2",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        examples=(
+            "odedsl train specs/cnf_moons.ode",
+            "odedsl train specs/cnf_moons.ode --steps 500 --set lr=1e-2 --out runs/quick",
+            "odedsl train --resume runs/quick --steps 1000",
+            "odedsl train specs/cnf_moons.ode --nproc 2",
+        ),
     )
     parser.add_argument("spec", nargs="?", metavar="SPEC", help="the .ode spec to train")
     length = parser.add_mutually_exclusive_group()
     length.add_argument("--steps", type=int, help="train for N steps in all")
     length.add_argument("--epochs", type=int, help="train for N epochs in all")
     parser.add_argument("--out", help="the run folder (default: runs/<spec name>)")
-    parser.add_argument(
-        "--set",
-        action="append",
-        metavar="KEY=VALUE",
-        help="override a solver or training "
-        "setting as in a spec, e.g. --set rtol=1e-3 --set method=:rk4 (repeatable)",
-    )
+    _add_settings(parser)
     parser.add_argument("--seed", type=int, help="the random seed (default: the spec's)")
     parser.add_argument("--resume", metavar="RUN", help="continue the run in folder RUN")
     parser.add_argument("--device", choices=("cpu", "cuda"), help="where to train")
     parser.add_argument("--nproc", type=int, default=1, help="data-parallel processes")
     parser.add_argument("--threads", type=int, help="torch threads per process (default 1)")
-    parser.set_defaults(run=run_train)
 
 
 def _add_eval(commands: argparse._SubParsersAction) -> None:
-    parser = commands.add_parser(
+    parser = _command(
+        commands,
         "eval",
+        run_eval,
         help="held-out metrics of a trained run",
         description="Evaluate a run's model on held-out data: nll (flows, nats), kl (density "
         "matching), test_error (classifiers) or rmse (latent models), with the solver's "
         "evaluations and the seconds taken.",
-        epilog="example:\n  odedsl eval runs/cnf_moons --json",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        examples=("odedsl eval runs/cnf_moons --json",),
     )
-    parser.add_argument("run_dir", metavar="RUN", help="a run folder written by `odedsl train`")
+    _add_run_folder(parser)
     parser.add_argument("--json", action="store_true", help="one JSON object on stdout")
     parser.add_argument("--which", choices=("best", "latest"), default="best")
     parser.add_argument("--threads", type=int, help="torch threads (default 1)")
-    parser.set_defaults(run=run_eval)
 
 
 def _add_sample(commands: argparse._SubParsersAction) -> None:
-    parser = commands.add_parser(
+    parser = _command(
+        commands,
         "sample",
+        run_sample,
         help="draw samples from a trained flow",
         description="Draw N samples from a trained flow and save them as a .npy file.",
-        epilog="example:\n  odedsl sample runs/cnf_moons -n 1000 -o samples.npy",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        examples=("odedsl sample runs/cnf_moons -n 1000 -o samples.npy",),
     )
-    parser.add_argument("run_dir", metavar="RUN", help="a run folder written by `odedsl train`")
+    _add_run_folder(parser)
     parser.add_argument("-n", type=int, required=True, help="how many samples")
     parser.add_argument("-o", "--output", required=True, metavar="FILE.npy")
     parser.add_argument("--seed", type=int, default=0)
-    parser.set_defaults(run=run_sample)
 
 
 def _add_plot(commands: argparse._SubParsersAction) -> None:
-    parser = commands.add_parser(
+    parser = _command(
+        commands,
         "plot",
+        run_plot,
         help="draw a run's pictures",
         description="Draw the run's training curves and its model's pictures into the run "
         "folder (for 2-D flows: samples beside data, the density, the flow over time).",
-        epilog="example:\n  odedsl plot runs/cnf_moons",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        examples=("odedsl plot runs/cnf_moons",),
     )
-    parser.add_argument("run_dir", metavar="RUN", help="a run folder written by `odedsl train`")
-    parser.set_defaults(run=run_plot)
+    _add_run_folder(parser)
 
 
 def _add_show(commands: argparse._SubParsersAction) -> None:
-    parser = commands.add_parser(
+    parser = _command(
+        commands,
         "show",
+        run_show,
         help="show the compiled model, or its generated torch code",
         description="Compile SPEC and print its summary and modules, or with --code the "
         "torch code generated from it (dynamics, traces, likelihoods).",
-        epilog="example:\n  odedsl show specs/cnf_moons.ode --code",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        examples=("odedsl show specs/cnf_moons.ode --code",),
     )
     parser.add_argument("spec", metavar="SPEC")
     parser.add_argument("--code", action="store_true", help="print the generated code")
-    parser.add_argument("--set", action="append", metavar="KEY=VALUE")
-    parser.set_defaults(run=run_show)
+    _add_settings(parser)
 
 
 RUN_COMMANDS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (
