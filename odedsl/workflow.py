@@ -129,12 +129,14 @@ def _finish(folder: Path, status: int, stream: TextIO | None) -> Path:
         raise RunError(f"{folder}: training failed; the last good checkpoint is kept")
     if os.environ.get("RANK", "0") != "0":
         return folder  # one of torchrun's processes: rank 0 evaluates and draws
-    results = evaluate(folder)
-    atomic_write_text(folder / EVALUATION, json.dumps(results, indent=2))
+    model = load(folder)
+    test = build_data(model.spec, "test")
+    results = _evaluate(model, test, "best")
     try:
-        plot(folder)
+        _draw(folder, model, test)
     except Exception as error:  # pictures are a bonus: never lose a finished run over one
         results["plots"] = f"not drawn: {error}"
+    atomic_write_text(folder / EVALUATION, json.dumps(results, indent=2))
     if stream is not None:
         print(_describe(results), file=stream)
     return folder
@@ -179,8 +181,12 @@ def evaluate(run: str | Path, which: str = "best") -> dict[str, Any]:
     up to log Z), ``test_error`` (classifiers, a fraction) or ``rmse`` (latent models), plus
     ``loss``, the solver's evaluations of the last solve and the seconds taken."""
     model = load(run, which)
+    return _evaluate(model, build_data(model.spec, "test"), which)
+
+
+def _evaluate(model: nn.Module, test: Any, which: str) -> dict[str, Any]:
     start = time.perf_counter()
-    results = dict(model.evaluate(build_data(model.spec, "test")))
+    results = dict(model.evaluate(test))
     seconds = time.perf_counter() - start
     headline = HEADLINE.get(model.spec.kind)
     if headline is not None and headline not in results:
@@ -208,15 +214,18 @@ def sample(run: str | Path, n: int, *, seed: int = 0) -> np.ndarray:
 def plot(run: str | Path) -> list[Path]:
     """Draw the run's pictures into its folder: the training curves, and for 2-D flows
     samples beside data, the learned density and the flow from noise to data."""
+    folder = _run_folder(run)
+    model = load(folder)
+    return _draw(folder, model, build_data(model.spec, "test"))
+
+
+def _draw(folder: Path, model: nn.Module, test: Any) -> list[Path]:
     from odedsl.plots.curves import plot_curves
 
-    folder = _run_folder(run)
     written = plot_curves(RunFolder(folder).read_metrics(), folder)
-    model = load(folder)
     if model.spec.kind.startswith("flow") and getattr(model, "event_shape", None) == (2,):
         from odedsl.plots.flow import plot_flow
 
-        test = build_data(model.spec, "test")
         data = test["x"] if isinstance(test, Mapping) else None
         written += plot_flow(model, None if data is None else np.asarray(data)[:2000], folder)
     return written
