@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from functools import cache
+from importlib import resources
 from pathlib import Path
 
 from lark import Lark, Token, Tree, v_args
@@ -22,7 +23,17 @@ from odedsl.lang.diagnostics import Note, Reporter
 from odedsl.lang.lexer import TokenStream, continues, tokenize
 from odedsl.lang.source import MAX_SPEC_BYTES, Source, Span, too_large
 
-GRAMMAR_PATH = Path(__file__).resolve().parents[2] / "grammar" / "odedsl.lark"
+
+def _grammar_path() -> Path:
+    """The grammar file: ``grammar/`` beside the package in a checkout or editable install,
+    the data package ``odedsl.grammar`` inside an installed wheel."""
+    checkout = Path(__file__).resolve().parents[2] / "grammar" / "odedsl.lark"
+    if checkout.is_file():
+        return checkout
+    return Path(str(resources.files("odedsl.grammar").joinpath("odedsl.lark")))
+
+
+GRAMMAR_PATH = _grammar_path()
 MAX_SYNTAX_ERRORS = 20
 
 _EXPRESSION_STARTS = frozenset({"NAME", "INT", "FLOAT", "STRING", "SYMBOL", "LPAR", "LSQB"})
