@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from ._adams_coefficients import ERROR_CONSTANTS, StepCoefficients
 
 TARGET = 0.5
+# The least growth worth ending a run of constant steps for (``step_factor(grow=True)``).
+GROW_MIN = 1.2
 
 
 @dataclass(frozen=True)
@@ -70,13 +72,15 @@ def next_order(
     return (k + 1, at_kp1) if raise_order and k < max_order else (k, est.at_k)
 
 
-def step_factor(error: float, order: int, starting: bool) -> float:
-    """Double h while starting or when the error allows; keep it if it can; else shrink it
-    by a factor in [0.5, 0.9]."""
+def step_factor(error: float, order: int, starting: bool, grow: bool = False) -> float:
+    """Double h while starting or when the error allows; else, with ``grow``, grow it by the
+    ratio the error allows when that is at least ``GROW_MIN``; keep it if it can; else shrink
+    it by a factor in [0.5, 0.9]."""
     if starting or error * 2.0 ** (order + 1) <= TARGET:
         return 2.0
     if error <= TARGET:
-        return 1.0
+        ratio = (TARGET / error) ** (1.0 / (order + 1))
+        return ratio if grow and ratio >= GROW_MIN else 1.0
     return max(0.5, min(0.9, (TARGET / error) ** (1.0 / (order + 1))))
 
 

@@ -1,7 +1,11 @@
-"""Adaptive Adams PECE solver: variable step, orders 1-12 (Shampine–Gordon's DE/STEP).
+"""Adaptive Adams predictor-corrector: variable step, orders 1-12 (Shampine–Gordon's DE/STEP).
 
 Each step predicts with Adams–Bashforth of order k, evaluates, corrects with Adams–Moulton of
-order k + 1 (local extrapolation) and evaluates again: two evaluations per step. The history
+order k + 1 (local extrapolation) and, in the default PECE mode, evaluates again: two
+evaluations per step. PEC mode skips the final evaluation and keeps ``f`` at the predicted
+value in the history: one evaluation per step, a smaller stability region (its order
+selection settles at about 4-8 where PECE climbs to 12) and a larger error per tolerance;
+its step also grows by ratios in [1.2, 2] once k + 1 steps had one size. The history
 is kept as modified divided differences ``phi`` stacked in one flat (k + 2, n) tensor; the
 coefficients are Python floats (``_adams_coefficients``) gathered in one small matrix, so the
 prediction, the error estimates and the difference update of a step come from one matrix
@@ -39,13 +43,14 @@ from ._adams_coefficients import (
 from ._adams_control import estimates, next_order, rejection_factor, step_factor
 from .adaptive import _check_finite, _stops, _tolerance, _underflow
 from .control import Norm, error_scale, rms_norm, select_initial_step
-from .options import int_option, step_bounds, times_as_floats, times_option
+from .options import choice_option, int_option, step_bounds, times_as_floats, times_option
 from .outputs import Outputs
 from .runge_kutta import Func, check_derivative
 from .solution import SolverStats
 
 # The last step before a stop is stretched by up to this factor rather than leave a sliver.
 STRETCH = 1.01
+MODES = ("PECE", "PEC")
 
 
 @dataclass
@@ -61,6 +66,7 @@ class _History:
     steps_at_h: int = 0  # accepted steps in a row of size h_prev, the last one included
     h_prev: float = 0.0
     starting: bool = True  # Shampine–Gordon's phase 1: raise the order and double h
+    start_nfe: int = 0  # the evaluation count when this start began (f(t0) included)
     psi: tuple[float, ...] = ()  # t_n - t_{n-i} for i = 1..k of the last step (dense output)
 
     def psi_old(self, count: int) -> tuple[float, ...]:
@@ -87,22 +93,36 @@ class _Counts:
     orders: Counter = field(default_factory=Counter)
     first_step: float = 0.0
     last_step: float = 0.0
+    start_nfe: int = 0
 
 
 class AdamsSolver:
-    """Adaptive Adams–Bashforth–Moulton PECE, orders 1-12; see ``methods`` for the interface.
+    """Adaptive Adams–Bashforth–Moulton, orders 1-12; see ``methods`` for the interface.
 
     Options: ``first_step``, ``min_step``, ``max_step``, ``max_num_steps`` (attempted steps,
-    default 10 000), ``max_order`` (1-12, default 12), ``step_t`` and ``jump_t`` (times to land
-    on; after a jump the method restarts at order 1 from ``func`` just past it). A step of at
-    most ``min_step`` is accepted whatever its error. The step-size rule is Shampine–Gordon's
-    (keep h, double it, or shrink it by 0.5-0.9), so the Runge–Kutta controller's ``safety``,
-    ``ifactor``, ``dfactor`` and ``controller`` do not apply. ``stats.info["orders"]`` counts
-    accepted steps by Adams–Bashforth order k (the corrector has order k + 1).
+    default 10 000), ``max_order`` (1-12, default 12), ``mode`` (``"PECE"``, the default, or
+    ``"PEC"``: one evaluation per step, see the module docstring), ``step_t`` and ``jump_t``
+    (times to land on; after a jump the method restarts at order 1 from ``func`` just past
+    it). A step of at most ``min_step`` is accepted whatever its error. The step-size rule is
+    Shampine–Gordon's (keep h, double it, or shrink it by 0.5-0.9; PEC also grows it by
+    1.2-2), so the Runge–Kutta controller's ``safety``, ``ifactor``, ``dfactor`` and
+    ``controller`` do not apply. ``stats.info["orders"]`` counts accepted steps by
+    Adams–Bashforth order k (the corrector has order k + 1); ``stats.info["start_evaluations"]``
+    counts the evaluations of the start-up phases (from ``f(t0)`` until the order selection
+    takes over).
     """
 
     option_names: ClassVar[frozenset[str]] = frozenset(
-        {"first_step", "min_step", "max_step", "max_num_steps", "max_order", "step_t", "jump_t"}
+        {
+            "first_step",
+            "min_step",
+            "max_step",
+            "max_num_steps",
+            "max_order",
+            "mode",
+            "step_t",
+            "jump_t",
+        }
     )
 
     def __init__(
@@ -127,6 +147,7 @@ class AdamsSolver:
             raise ValueError(
                 f"options['max_order'] must lie in [1, {MAX_ORDER}], got {self.max_order}"
             )
+        self.pec = choice_option(options, "mode", "PECE", MODES) == "PEC"
         self.step_t = times_option(options, "step_t")
         self.jump_t = times_option(options, "jump_t")
         self._counts = _Counts()
@@ -162,14 +183,18 @@ class AdamsSolver:
                 order = self._step(state, stop, is_jump, direction)
                 next_out = self._fill(outputs, state, order, times, next_out)
             if is_jump:
+                self._end_start(state)
                 t0, y0 = stop, state.y
                 f0 = self._eval(_beside(stop, stop + direction, y0), y0)
                 _check_finite(f0, stop, "the derivative just after the jump")
                 state = None
+        if state is not None:
+            self._end_start(state)
         return outputs.result(self.y0.shape)
 
     def _start(self, t0: float, y0: Tensor, f0: Tensor, direction: float, stop: float) -> _History:
         """A fresh order-1 history at ``t0`` with the first step size."""
+        start_nfe = self._counts.nfe - 1  # f0 is part of the start
         bound = min(abs(stop - t0), self.max_step)
         if self.first_step is not None:
             h = min(self.first_step, bound)
@@ -189,7 +214,13 @@ class AdamsSolver:
         h = max(self.min_step, h)
         if self._counts.first_step == 0.0:
             self._counts.first_step = h
-        return _History(t=t0, y=y0, phi=f0.unsqueeze(0), h=direction * h)
+        return _History(t=t0, y=y0, phi=f0.unsqueeze(0), h=direction * h, start_nfe=start_nfe)
+
+    def _end_start(self, state: _History) -> None:
+        """Leave the start-up phase; count the evaluations it took."""
+        if state.starting:
+            state.starting = False
+            self._counts.start_nfe += self._counts.nfe - state.start_nfe
 
     def _record(self) -> None:
         counts, stats = self._counts, self.stats
@@ -198,6 +229,7 @@ class AdamsSolver:
         stats.steps_rejected += counts.rejected
         stats.info["initial_step"] = counts.first_step
         stats.info["last_step"] = counts.last_step
+        stats.info["start_evaluations"] = stats.info.get("start_evaluations", 0) + counts.start_nfe
         orders = Counter(stats.info.get("orders", {}))
         orders.update(counts.orders)
         stats.info["orders"] = dict(sorted(orders.items()))
@@ -235,7 +267,7 @@ class AdamsSolver:
             counts.rejected += 1
             if abs(h) <= self.min_step:  # a non-finite error at the smallest step allowed
                 raise _underflow(state.t, abs(h), counts.accepted, counts.rejected, err)
-            state.starting = False
+            self._end_start(state)
             failures += 1
             k = 1 if failures >= 3 else k - 1 if k > 1 and est.lower else k
             h = direction * max(self.min_step, abs(h) * rejection_factor(failures, est))
@@ -243,10 +275,12 @@ class AdamsSolver:
         counts.accepted += 1
         counts.orders[k] += 1
         y_new = torch.add(predicted, differences[0], alpha=h * plan.coeffs.g[k])
-        phi_new = combined[1 + plan.n_estimates :] + (self._eval(t_eval, y_new) - combined[1])
+        # phi(n+1) from f at the corrected value (PECE) or at the predicted one (PEC)
+        correction = differences[0] if self.pec else self._eval(t_eval, y_new) - combined[1]
+        phi_new = combined[1 + plan.n_estimates :] + correction
         lower = k > 1 and est.lower
         if state.starting and (lower or k == self.max_order):
-            state.starting = False
+            self._end_start(state)
         at_kp1 = math.nan
         if phi_new.shape[0] == k + 2 and not (state.starting or lower):
             at_kp1 = abs(h) * ERROR_CONSTANTS[k] * self._norms(phi_new[k + 1 :], scale)[0]
@@ -254,9 +288,9 @@ class AdamsSolver:
         state.past = [state.t, *state.past[: MAX_ORDER + 1]]
         state.t, state.y, state.phi, state.psi = t_new, y_new, phi_new, plan.coeffs.psi
         state.steps_at_h, state.h_prev = steps_at_h, h
-        state.h = direction * max(
-            self.min_step, abs(h) * step_factor(error, state.order, state.starting)
-        )
+        grow = self.pec and steps_at_h > k
+        factor = step_factor(error, state.order, state.starting, grow)
+        state.h = direction * max(self.min_step, abs(h) * factor)
         counts.last_step = abs(h)
         return k
 
