@@ -228,4 +228,12 @@ def _draw(folder: Path, model: nn.Module, test: Any) -> list[Path]:
 
         data = test["x"] if isinstance(test, Mapping) else None
         written += plot_flow(model, None if data is None else np.asarray(data)[:2000], folder)
+    if model.spec.kind == "latent":
+        from odedsl.plots.latent import plot_latent
+
+        written += plot_latent(model, test, folder)
+    if model.spec.kind == "classifier":
+        from odedsl.plots.odenet import draw_odenet
+
+        written += draw_odenet(model, test, RunFolder(folder).read_metrics(), folder)
     return written

@@ -66,8 +66,14 @@ class SequenceEncoder(nn.Module):
     """The generated ``encoder`` in the call form of :class:`~odedsl.models.latent.LatentODE`:
     ``(values, times, mask)`` of series read backwards. The spec reads them forwards (and
     writes ``reverse`` itself), so they are turned around first; ``roles`` orders the
-    function's arguments (``"times"`` or ``"series"``). The spec's expression has no mask:
-    the series of the language's data sets are complete, so ``mask`` is not used."""
+    function's arguments (``"times"`` or ``"series"``).
+
+    Padding: the spec's expression has no mask, so the steps whose ``mask`` is false enter it
+    as NaN (values and times), which travels through ``reverse`` and elementwise operations;
+    a sequence network skips such steps (:func:`odedsl.compile.ops.sequence_network`). An
+    expression that mixes steps outside a sequence network (a sum over time) would turn the
+    NaN into its output: that is refused with an error rather than letting padding change
+    the result."""
 
     def __init__(self, function: GeneratedFunction, roles: Sequence[str]) -> None:
         super().__init__()
@@ -75,5 +81,16 @@ class SequenceEncoder(nn.Module):
         self.roles = tuple(roles)
 
     def forward(self, values: Tensor, times: Tensor, mask: Tensor | None = None) -> Tensor:
+        padded = mask is not None and not bool(mask.all())
+        if padded:
+            missing = ~mask.to(torch.bool)
+            values = values.masked_fill(missing[..., None], float("nan"))
+            times = times.masked_fill(missing, float("nan"))
         given: Mapping[str, Tensor] = {"times": times.flip(1), "series": values.flip(1)}
-        return self.function(*(given[role] for role in self.roles))
+        out = self.function(*(given[role] for role in self.roles))
+        if padded and not bool(torch.isfinite(out).all()):
+            raise ValueError(
+                "the encoder reads padded or missing steps outside a sequence network "
+                "(RNN, GRU, ODERNN): only those skip them; pass the series to one first"
+            )
+        return out

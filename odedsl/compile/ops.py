@@ -32,10 +32,19 @@ def time_network(net: nn.Module, t: Tensor, h: Tensor, rank: int) -> Tensor:
 
 def sequence_network(net: nn.Module, values: Tensor, times: Tensor | None = None) -> Tensor:
     """A recurrent network (RNN, GRU, ODERNN) reading series ``values`` (batch, N, in) at
-    ``times`` (batch, N); without times every gap is 0."""
+    ``times`` (batch, N); without times every gap is 0.
+
+    A step whose values (or time) are not finite is padding or missing (see
+    :class:`~odedsl.compile.modules.SequenceEncoder`): the network skips it, leaving its
+    hidden state untouched."""
     if times is None:
         times = torch.zeros_like(values[..., 0])
-    return net(values, times.expand(values.shape[:-1]))
+    times = times.expand(values.shape[:-1])
+    mask = torch.isfinite(values).all(-1) & torch.isfinite(times)
+    if bool(mask.all()):
+        return net(values, times)
+    values = torch.where(mask[..., None], values, torch.zeros_like(values))
+    return net(values, torch.where(mask, times, torch.zeros_like(times)), mask)
 
 
 def arange(start: int, stop: int, like: Tensor) -> Tensor:

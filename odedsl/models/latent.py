@@ -433,16 +433,21 @@ class LatentODE(nn.Module):
         else:
             _check_count("samples", samples, 1)
             z0 = self.posterior_samples(mean, logvar, samples, generator=generator)
-        times = as_tensor(t_new, like, "t_new")
-        if times.ndim not in (1, 2) or (times.ndim == 2 and times.shape[0] != observations.batch):
-            raise ValueError(
-                f"t_new must have shape (M,) or ({observations.batch}, M), got {tuple(times.shape)}"
-            )
-        times = times.expand(observations.batch, -1)
-        grid = union_grid(self.t0, [(times, None, "t_new")], like)
-        path = self.solve(z0, grid.times, self.eval_solver)
-        prediction = self.decoder(self.field.latent(gather_at(path, grid.index[0])))
+        prediction = self.decode(z0, t_new, name="t_new")
         return prediction[0] if samples is None else prediction
+
+    def decode(self, z0: Tensor, times: Any, *, name: str = "times") -> Tensor:
+        """The decoded trajectories (K, B, M, D) from latent initial states ``z0`` (K, B, L)
+        at ``times`` (M,) shared or (B, M) per series, each ≥ t0 (evaluation solver)."""
+        batch = z0.shape[1]
+        times = as_tensor(times, self._like(), name)
+        if times.ndim not in (1, 2) or (times.ndim == 2 and times.shape[0] != batch):
+            raise ValueError(
+                f"{name} must have shape (M,) or ({batch}, M), got {tuple(times.shape)}"
+            )
+        grid = union_grid(self.t0, [(times.expand(batch, -1), None, name)], self._like())
+        path = self.solve(z0, grid.times, self.eval_solver)
+        return self.decoder(self.field.latent(gather_at(path, grid.index[0])))
 
     def evaluate(self, data: Mapping[str, Any]) -> dict[str, float]:
         """Held-out ``loss`` (the negative bound with KL weight 1, evaluation solver, posterior

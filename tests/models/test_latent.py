@@ -26,13 +26,7 @@ DECAY, OMEGA = 0.1, 1.5
 A = np.array([[-DECAY, -OMEGA], [OMEGA, -DECAY]])
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    # Tiny tensors: on a shared 2-core machine intra-op threads only add contention (~30×).
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 class FixedPosterior(nn.Module):
