@@ -13,7 +13,9 @@ is zero_grad, loss (negative log-likelihood), backward and an Adam step. Variant
 - torchdyn: ``NeuralODE(..., solver="dopri5", sensitivity="adjoint")`` (no seminorm).
 
 The peers run a plain-torch copy of the same CNF on the state ``[z, a]`` with ``da/dt = tr ∂f/∂z``
-by the per-dimension vjp loop (graph kept only when gradients are being taken). Two weight
+by the per-dimension vjp loop (graph kept only when gradients are being taken). A second table
+times one evaluation of the compiled augmented dynamics under ``trace=exact`` against that
+hand-written copy (the cost of the generated code itself). Two weight
 states: the initialisation and after ``--trained-steps`` steps of the spec's own RK4 training
 (kinetic 0, so the dynamics stiffen as they do under the paper's protocol). Each variant starts
 every timed iteration from the same weights and a fresh Adam; variants run interleaved, times
@@ -196,6 +198,35 @@ def measure(weights: dict[str, Tensor], x: Tensor, repeats: int) -> dict[str, li
     return results
 
 
+def evaluation_rows(
+    state: str, weights: dict[str, Tensor], x: Tensor, repeats: int, calls: int = 20
+) -> list[list[object]]:
+    """One evaluation of the augmented dynamics ``[dz, ±tr]`` at t = 0.5 on the batch: the
+    compiled spec's (``trace=exact``) against the hand-written ``GatedCNF``, without gradients
+    and with a backward pass to the parameters; per-call medians over ``repeats`` interleaved
+    rounds of ``calls`` calls, in milliseconds."""
+    model = compile_spec(SPEC, trace="exact", kinetic=0.0)
+    model.load_state_dict(weights)
+    state0 = model.augmented.initial_state(x)
+    t = torch.tensor(0.5)
+    functions = {"odedsl exact": model.augmented, "hand-written": GatedCNF(weights)}
+    rounds: dict[tuple[str, str], list[float]] = {}
+    for _ in range(repeats + 1):  # the first round warms up and is dropped
+        for mode in ("no gradient", "with backward"):
+            for name, function in functions.items():
+                start = time.perf_counter()
+                for _ in range(calls):
+                    with torch.set_grad_enabled(mode == "with backward"):
+                        out = function(t, state0)
+                        if out.requires_grad:
+                            out.sum().backward()
+                elapsed = 1e3 * (time.perf_counter() - start) / calls
+                rounds.setdefault((mode, name), []).append(elapsed)
+    medians = {key: statistics.median(times[1:]) for key, times in rounds.items()}
+    hand = {mode: medians[mode, "hand-written"] for mode, _ in medians}
+    return [[state, mode, name, ms, ms / hand[mode]] for (mode, name), ms in medians.items()]
+
+
 def rows(state: str, results: dict[str, list[Result]]) -> list[list[object]]:
     """Table rows: median seconds, ratio to the fastest default-setting peer, evaluations."""
     medians = {name: statistics.median(r[0] for r in runs) for name, runs in results.items()}
@@ -223,15 +254,20 @@ def main() -> None:
     initial = {k: v.detach().clone() for k, v in compile_spec(SPEC).state_dict().items()}
     states = {"init": initial, f"trained {args.trained_steps}": None}
     table: list[list[object]] = []
+    evaluations: list[list[object]] = []
     for state, weights in states.items():
         weights = weights or trained_weights(args.trained_steps, args.seed)
         print(f"{state}: |odedsl − torchdiffeq| loss = {check_same_loss(weights, x):.2e}")
         table += rows(state, measure(weights, x, args.repeats))
+        evaluations += evaluation_rows(state, weights, x, args.repeats)
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, command: "
           f"OMP_NUM_THREADS=1 python bench/cnf.py --repeats {args.repeats} "
           f"--trained-steps {args.trained_steps}")  # fmt: skip
     headers = ["weights", "variant", "s / iteration", "× fastest peer", "forward nfe", "back nfe"]
     print(markdown_table(headers, table))
+    print("\nOne evaluation of the augmented dynamics (batch 512, exact trace), milliseconds:")
+    headers = ["weights", "mode", "dynamics", "ms / evaluation", "× hand-written"]
+    print(markdown_table(headers, evaluations))
 
 
 if __name__ == "__main__":

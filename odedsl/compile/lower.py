@@ -1,5 +1,6 @@
 """Lowering a checked spec to its model: the generated functions wired into a model family.
 
+- discrete flows → :class:`~odedsl.models.planar.PlanarFlow` around the spec's flow network;
 - flows → :class:`~odedsl.models.flow.ContinuousFlow` over
   :class:`~odedsl.compile.trace.AugmentedDynamics` (the state, the log-density and the
   regularizers the spec weights, in one solve), with the spec's trace strategy;
@@ -34,7 +35,9 @@ from odedsl.lang.builtins import EXACT_TRACE_MAX_DIM
 from odedsl.models.classifier import ODEClassifier
 from odedsl.models.flow import ContinuousFlow
 from odedsl.models.latent import LatentODE
+from odedsl.models.planar import PlanarFlow
 from odedsl.models.settings import SolverSettings
+from odedsl.symbolic.names import mangle
 
 
 def solver_settings(settings: ir.SolverSettings) -> SolverSettings:
@@ -77,7 +80,9 @@ def build_model(spec: ir.CheckedModel) -> nn.Module:
     spec, program = program_for(spec)
     parts = Parts(spec, spec.train.seed)
     generated = {name: GeneratedFunction(program, name, parts) for name in program.members}
-    if spec.kind in ("flow_ml", "flow_density"):
+    if spec.discrete is not None:
+        model = _discrete_flow(spec, generated, parts)
+    elif spec.kind in ("flow_ml", "flow_density"):
         model = _flow(spec, generated)
     elif spec.kind == "classifier":
         model = _classifier(spec, generated)
@@ -97,7 +102,9 @@ def _constant(expr: ir.Expr, what: str) -> float:
 
 def _flow(spec: ir.CheckedModel, generated: dict[str, GeneratedFunction]) -> ContinuousFlow:
     def dynamics(trace: str) -> GeneratedFunction:
-        return generated["dynamics_and_trace" if trace == "symbolic" else "dynamics"]
+        if trace == "symbolic":
+            return generated["dynamics_and_trace"]
+        return generated.get("dynamics_closed_form", generated["dynamics"])
 
     train = spec.train
     augmented = AugmentedDynamics(
@@ -128,6 +135,19 @@ def _flow(spec: ir.CheckedModel, generated: dict[str, GeneratedFunction]) -> Con
         base_std=_constant(base.distribution.params["std"], "the base distribution's std"),
         data_key="x",
         eval_augmented=eval_augmented,
+    )
+
+
+def _discrete_flow(
+    spec: ir.CheckedModel, generated: dict[str, GeneratedFunction], parts: Parts
+) -> PlanarFlow:
+    flow = spec.discrete
+    params = flow.distribution.params
+    return PlanarFlow(
+        parts.members[mangle("net_", flow.network)],
+        generated["target_log_density"],
+        base_mean=_constant(params["mean"], "the base distribution's mean"),
+        base_std=_constant(params["std"], "the base distribution's std"),
     )
 
 

@@ -1,8 +1,10 @@
 """Networks of a checked spec built from the layer library (``odedsl.compile.layers``).
 
 Each checked :class:`~odedsl.lang.model.Layer` already holds resolved sizes; this module only
-maps it onto the library's constructor. Weights take the library's (PyTorch's) default
-initialisation from the global generator, which :func:`odedsl.compile.compile` seeds.
+maps it onto the library's constructor (a ``PlanarFlow`` onto
+:class:`~odedsl.models.planar.PlanarLayers`, parameters ``N(0, 0.1²)``). Weights take the
+library's (PyTorch's) default initialisation from the global generator, which
+:func:`odedsl.compile.compile` seeds.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from torch import nn
 from odedsl.compile import layers
 from odedsl.compile.codegen import LoweringError
 from odedsl.lang import model as ir
+from odedsl.models.planar import PlanarLayers
 
 
 def build_network(layer: ir.Layer) -> nn.Module:
@@ -42,6 +45,8 @@ def build_network(layer: ir.Layer) -> nn.Module:
         return layers.GlobalMeanPool()
     if kind == "Flatten":
         return layers.Flatten()
+    if kind == "PlanarFlow":
+        return PlanarLayers(_int(a["dim"]), _int(a["depth"]))
     if kind in ("RNN", "GRU", "ODERNN"):
         constructor = {"RNN": layers.RNN, "GRU": layers.GRU, "ODERNN": layers.ODERNN}[kind]
         return constructor(_int(a["in"]), _int(a["hidden"]), _int(a["out"]))

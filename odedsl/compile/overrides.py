@@ -43,10 +43,12 @@ def apply_overrides(
     values = {name: validate(name, value) for name, value in overrides.items()}
     solver = {k: v for k, v in values.items() if k in SOLVER_OPTIONS}
     evaluation = {**solver, **{k[5:]: v for k, v in values.items() if k.startswith("eval_")}}
-    if "trace" in evaluation and spec.kind not in ("flow_ml", "flow_density"):
+    if evaluation and spec.discrete is not None:
         raise ValueError(
-            f"trace: only flows compute a trace, and {spec.name} is a {ir.KIND_TITLES[spec.kind]}"
+            f"{', '.join(evaluation)}: {spec.name} is a {spec.title}, which solves no ODE"
         )
+    if "trace" in evaluation and spec.kind not in ("flow_ml", "flow_density"):
+        raise ValueError(f"trace: only flows compute a trace, and {spec.name} is a {spec.title}")
     train = {k: v for k, v in values.items() if k in _TRAIN or k == "lr"}
     return replace(
         spec,
@@ -147,7 +149,7 @@ def _train(spec: ir.CheckedModel, changes: dict[str, Any]) -> ir.TrainSettings:
         if changes["objective"] not in fitting:
             raise ValueError(
                 f"objective={changes['objective']!r} does not fit a "
-                f"{ir.KIND_TITLES[spec.kind]}: use one of {', '.join(fitting)}"
+                f"{spec.title}: use one of {', '.join(fitting)}"
             )
         fields["objective_inferred"] = False
     if "lr" in changes:

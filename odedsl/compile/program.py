@@ -5,9 +5,11 @@ needs, each taking ``m`` (the module holding the parameters ``m.p_*`` and networ
 it reads) and tensors named by role: ``t`` (time), ``s_*`` (states), ``d_*`` (data),
 ``a_*`` (the target's argument). By model kind:
 
-- flows: ``dynamics(m, t, s_z)`` and, with the symbolic trace, ``dynamics_and_trace`` (which
-  calls the code :mod:`odedsl.symbolic` emitted, listed after the module); density matching
-  adds ``target_log_density(m, a_x)``;
+- discrete flows: ``target_log_density(m, a_x)`` only (the flow network is the model's);
+- flows: ``dynamics(m, t, s_z)``; when the dynamics are closed-form, ``dynamics_closed_form``
+  (the same f from the code :mod:`odedsl.symbolic` emitted, listed after the module: what the
+  exact and Hutchinson traces differentiate, as its products are matrix products) and, with the
+  symbolic trace, ``dynamics_and_trace``; density matching adds ``target_log_density(m, a_x)``;
 - classifiers: ``initial(m, d_x)`` (the states at t0), ``dynamics(m, t, s_h)`` and
   ``logits(m, s_h)`` (the likelihood's logits from the states at the readout time);
 - latent ODEs: ``encoder(m, d_ts, d_x)`` (mean and log-variance of q(z0 | x), side by side),
@@ -27,7 +29,7 @@ from itertools import count
 from types import SimpleNamespace
 
 from odedsl.compile.codegen import ATOM, Emitter, Function, LoweringError, Scope, Value, paren
-from odedsl.compile.symbolic_form import SymbolicForm, symbolic_form
+from odedsl.compile.symbolic_form import SymbolicError, SymbolicForm, symbolic_form
 from odedsl.compile.trace import load_symbolic
 from odedsl.lang import model as ir
 from odedsl.symbolic.names import mangle
@@ -61,8 +63,8 @@ class Program:
         if self.symbolic is None:
             return self.text
         return (
-            f"{self.text}\n\n# -- symbolic (called as symbolic.dynamics_and_trace above) "
-            f"{'-' * 30}\n{self.symbolic.emitted.source}"
+            f"{self.text}\n\n# -- symbolic (called as symbolic.dynamics... above) "
+            f"{'-' * 37}\n{self.symbolic.emitted.source}"
         )
 
     def function(self, name: str):
@@ -87,16 +89,21 @@ def data_name(name: str) -> str:
 
 
 def write_program(spec: ir.CheckedModel) -> Program:
-    """The generated module of ``spec``; a flow with the symbolic trace (in training or
-    evaluation) gets ``dynamics_and_trace``, raising ``SymbolicError`` when its dynamics have
-    no symbolic form."""
+    """The generated module of ``spec``; a flow with closed-form dynamics gets
+    ``dynamics_closed_form``, and with the symbolic trace (in training or evaluation)
+    ``dynamics_and_trace``, raising ``SymbolicError`` when its dynamics have no symbolic form."""
     writer = _Writer(spec)
     symbolic = None
-    if spec.kind in ("flow_ml", "flow_density"):
+    if spec.discrete is not None:
+        writer.target()
+    elif spec.kind in ("flow_ml", "flow_density"):
         writer.dynamics()
-        if "symbolic" in (spec.solver.trace, spec.eval_solver.trace):
-            symbolic = symbolic_form(spec, spec.dynamics.derivatives[0])
-            writer.dynamics_and_trace(symbolic)
+        symbolic = _closed_form(spec)
+        if symbolic is not None:
+            writer.symbolic_call("dynamics_closed_form", "dynamics", symbolic, "f")
+            if "symbolic" in (spec.solver.trace, spec.eval_solver.trace):
+                trace = "(dz/dt, tr ∂f/∂z)"
+                writer.symbolic_call("dynamics_and_trace", "dynamics_and_trace", symbolic, trace)
         if spec.target is not None:
             writer.target()
     elif spec.kind == "classifier":
@@ -109,8 +116,19 @@ def write_program(spec: ir.CheckedModel) -> Program:
         writer.decoder()
         if _poisson(spec) is not None:
             writer.intensity()
-    header = _HEADER.format(kind=ir.KIND_TITLES[spec.kind])
+    header = _HEADER.format(kind=spec.title)
     return Program(header + "".join(writer.blocks), writer.members, symbolic)
+
+
+def _closed_form(spec: ir.CheckedModel) -> SymbolicForm | None:
+    """The symbolic form of a flow's dynamics; ``None`` if they have none and no symbolic
+    trace is asked for (which then raises ``SymbolicError``)."""
+    try:
+        return symbolic_form(spec, spec.dynamics.derivatives[0])
+    except SymbolicError:
+        if "symbolic" in (spec.solver.trace, spec.eval_solver.trace):
+            raise
+        return None
 
 
 def _poisson(spec: ir.CheckedModel) -> ir.Observation | None:
@@ -188,11 +206,13 @@ class _Writer:
             results,
         )
 
-    def dynamics_and_trace(self, symbolic: SymbolicForm) -> None:
-        ((_, name),) = self._states()
-        emitter, function = self._emitter(self._state_scope(name))
+    def symbolic_call(self, name: str, emitted: str, symbolic: SymbolicForm, what: str) -> None:
+        """``name(m, t, s_z)`` calling the emitted function ``emitted`` with the parameters,
+        time-dependent parameters and time-only network outputs it reads."""
+        ((_, state),) = self._states()
+        emitter, function = self._emitter(self._state_scope(state))
         time = self.spec.dynamics.time.var
-        arguments = ["t", name]
+        arguments = ["t", state]
         for spec in symbolic.emitted.inputs:
             if spec.kind == "param":
                 arguments.append(f"m.{mangle('p_', spec.name)}")
@@ -205,11 +225,11 @@ class _Writer:
                 arguments.append(emitter.emit(symbolic.network_inputs[spec.argument]).code)
         line = self.spec.dynamics.derivatives[0].loc.line
         self._function(
-            "dynamics_and_trace",
-            ["t", name],
-            f"(dz/dt, tr ∂f/∂z) from the symbolic dynamics of spec line {line}",
+            name,
+            ["t", state],
+            f"{what} from the symbolic dynamics of spec line {line}",
             function,
-            [f"symbolic.dynamics_and_trace({', '.join(arguments)})"],
+            [f"symbolic.{emitted}({', '.join(arguments)})"],
         )
 
     def target(self) -> None:

@@ -90,7 +90,7 @@ def _tensor(array: np.ndarray) -> torch.Tensor:
 
 def _noise(spec: ir.CheckedModel, batch: int) -> StreamingBatches:
     """Standard normal noise for a flow matching a target: the flow pushes it from its base."""
-    shape = tuple(spec.states[0].shape)
+    shape = tuple(spec.flow_shape)
 
     def draw(count: int, generator: torch.Generator) -> torch.Tensor:
         return torch.randn((count, *shape), generator=generator, dtype=_real())

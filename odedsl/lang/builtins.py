@@ -299,6 +299,18 @@ LAYERS: dict[str, LayerKind] = {
             "ODERNN(2 => 25 => 8)",
         ),
         LayerKind(
+            "PlanarFlow",
+            (0, 0),
+            (
+                Arg("dim", "int", bound="> 0", doc="dimension D of the flow's samples"),
+                Arg("depth", "int", bound="> 0", doc="number K of planar layers"),
+            ),
+            "a discrete normalizing flow of K planar layers z + û tanh(wᵀz + b) on Real[D] "
+            "(Rezende & Mohamed 2015; û keeps each layer invertible): (2*D + 1)*K parameters; "
+            "stands alone and is applied only as a flow's transformation `x = f(z)`",
+            "PlanarFlow(2, depth = 8)",
+        ),
+        LayerKind(
             "Chain",
             (0, 0),
             (),
@@ -309,6 +321,8 @@ LAYERS: dict[str, LayerKind] = {
 }
 
 SEQUENCE_LAYERS = frozenset({"RNN", "GRU", "ODERNN"})
+FLOW_LAYERS = frozenset({"PlanarFlow"})
+"""Layers that are whole discrete flows: a sample and its log-determinant, not a function."""
 
 # -- functions --------------------------------------------------------------------------------
 

@@ -19,6 +19,7 @@ from odedsl.lang.declarations import (
     expect_names,
 )
 from odedsl.lang.diagnostics import Reporter, render
+from odedsl.lang.discrete import DiscreteFlowChecker, is_discrete_flow, placeholder_dynamics
 from odedsl.lang.distributions import DistributionChecker
 from odedsl.lang.env import Env
 from odedsl.lang.equations import DynamicsChecker
@@ -83,21 +84,29 @@ def _check(model: nodes.Model, env: Env) -> ir.CheckedModel | None:
     distributions = DistributionChecker(env, expressions)
     inference = InferenceChecker(env, expressions, distributions)
     encoder, latents = inference.latents(sections, states.states) if kind == "latent" else ([], [])
-    flow = kind in ("flow_ml", "flow_density")
-    _require_states(env, sections, states.states, kind, states.domain)
-    section = sections.blocks.get("flow" if flow else "dynamics")
-    equations = DynamicsChecker(
-        env,
-        expressions,
-        distributions,
-        states,
-        flow,
-        binding_expected=kind == "flow_ml",
-        section_loc=section.name_loc if section else model.name_loc,
-    )
-    dynamics = equations.check(section)
-    env.domain = dynamics.time
-    flow_state = states.states[0] if flow and states.states else None
+    discrete = None
+    has_ode = not is_discrete_flow(sections)
+    if not has_ode:
+        discrete = DiscreteFlowChecker(env, distributions).check(sections.blocks["flow"])
+        dynamics = placeholder_dynamics()
+        flow_state = ir.State(discrete.result, discrete.shape, discrete.loc) if discrete else None
+        flow = False
+    else:
+        flow = kind in ("flow_ml", "flow_density")
+        _require_states(env, sections, states.states, kind, states.domain)
+        section = sections.blocks.get("flow" if flow else "dynamics")
+        equations = DynamicsChecker(
+            env,
+            expressions,
+            distributions,
+            states,
+            flow,
+            binding_expected=kind == "flow_ml",
+            section_loc=section.name_loc if section else model.name_loc,
+        )
+        dynamics = equations.check(section)
+        env.domain = dynamics.time
+        flow_state = states.states[0] if flow and states.states else None
     target = inference.target(sections, flow_state) if kind == "flow_density" else None
     likelihood = inference.likelihood(sections) if kind in ("classifier", "latent") else []
     if kind == "classifier":
@@ -105,9 +114,11 @@ def _check(model: nodes.Model, env: Env) -> ir.CheckedModel | None:
     flow_equation = (
         (dynamics.derivatives[0], flow_state) if flow_state and dynamics.derivatives else None
     )
+    if not has_ode:  # its `solver` was refused (E025): only the defaults stand
+        sections = Sections({k: v for k, v in sections.blocks.items() if k != "solver"})
     solvers = check_solver(env, sections, flow, flow_equation)
     batch = (data.batch, data.batch_loc) if data.batch is not None else None
-    train = check_train(env, sections, kind, batch)  # type: ignore[arg-type]
+    train = check_train(env, sections, kind, batch, ode=has_ode)  # type: ignore[arg-type]
     if reporter.has_errors or solvers is None or train is None:
         return None
     networks = env.networks.checked()
@@ -129,6 +140,7 @@ def _check(model: nodes.Model, env: Env) -> ir.CheckedModel | None:
         solver=solvers[0],
         eval_solver=solvers[1],
         train=train,
+        discrete=discrete,
     )
 
 

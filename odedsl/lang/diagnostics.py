@@ -66,6 +66,7 @@ CODES: dict[str, str] = {
     "E056": "time outside the time domain",
     "E057": "invalid or missing time domain",
     "E058": "invalid flow",
+    "E059": "discrete flow without a target density",
     # distributions and arguments
     "E060": "unknown distribution",
     "E061": "unknown keyword argument",
@@ -86,6 +87,8 @@ CODES: dict[str, str] = {
     # expressions
     "E090": "value of the wrong kind",
     "E091": "invalid generator",
+    # compiler
+    "E100": "cannot be compiled",
     # warnings
     "W001": "unused parameter",
     "W002": "network never called",

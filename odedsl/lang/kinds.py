@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from odedsl.lang import nodes
 from odedsl.lang.diagnostics import Reporter
+from odedsl.lang.discrete import is_discrete_flow
 from odedsl.lang.model import ModelKind
 from odedsl.lang.sections import Sections
 
@@ -13,6 +14,8 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "classifier": ("data", "states", "dynamics", "likelihood"),
     "latent": ("data", "states", "prior", "encoder", "dynamics", "likelihood"),
 }
+DISCRETE_REQUIRED = ("flow", "target")
+"""The sections of a discrete flow (kind ``flow_density``, see :mod:`odedsl.lang.discrete`)."""
 _COMMON = ("constants", "params", "networks", "solver", "train")
 _UNUSED_HELP = {
     ("flow_density", "data"): "a flow matching a target density draws its own samples",
@@ -52,8 +55,20 @@ def infer_kind(model: nodes.Model, sections: Sections, reporter: Reporter) -> Mo
             "`prior`, `encoder`, `dynamics` and `likelihood`",
         )
         return None
-    noun = NOUNS[kind]
-    for section in REQUIRED[kind]:
+    discrete = is_discrete_flow(sections)
+    if discrete and kind == "flow_ml":
+        reporter.error(
+            "E059",
+            "a discrete flow only matches a `target` density: its layers have no inverse in "
+            "closed form, so it cannot give the likelihood of data",
+            sections.blocks["flow"].name_loc,
+            help="add `target` with `log p(x) = ...`; to learn from data, write a continuous "
+            "flow (`states`, and `dz/dt = ...` in `flow`)",
+        )
+        return None
+    noun = "a discrete flow matching a target density" if discrete else NOUNS[kind]
+    required = DISCRETE_REQUIRED if discrete else REQUIRED[kind]
+    for section in required:
         if section not in sections:
             reporter.error(
                 "E024",
@@ -62,13 +77,17 @@ def infer_kind(model: nodes.Model, sections: Sections, reporter: Reporter) -> Mo
                 help=_missing_help(kind, section),
             )
     for name, block in sections.blocks.items():
-        if name not in REQUIRED[kind] and name not in _COMMON:
-            reporter.error(
-                "E025",
-                f"a model of kind `{kind}` has no use for `{name}`",
-                block.name_loc,
-                help=_UNUSED_HELP.get((kind, name), "remove it"),
-            )
+        if name in required or (name in _COMMON and not (discrete and name == "solver")):
+            continue
+        reporter.error(
+            "E025",
+            f"a {'discrete flow' if discrete else f'model of kind `{kind}`'} has no use "
+            f"for `{name}`",
+            block.name_loc,
+            help="a discrete flow solves no ODE; remove it"
+            if discrete and name == "solver"
+            else _UNUSED_HELP.get((kind, name), "remove it"),
+        )
     return kind
 
 

@@ -331,6 +331,20 @@ class Dynamics:
 
 
 @dataclass(frozen=True)
+class DiscreteFlow:
+    """A discrete normalizing flow: ``base ~ distribution`` (a sample of ``shape``), then
+    ``result = network(base)``, a flow network (``PlanarFlow``) giving the sample and its
+    log-determinant. Such a flow has no ODE, states or solver."""
+
+    base: str
+    distribution: Distribution
+    result: str
+    network: str
+    shape: Shape
+    loc: Span
+
+
+@dataclass(frozen=True)
 class TargetDensity:
     """``log p(argument) = log_density``: an unnormalised log-density of a flow's state."""
 
@@ -456,6 +470,19 @@ class CheckedModel:
     eval_solver: SolverSettings
     train: TrainSettings
     warnings: tuple[Diagnostic, ...] = field(default=())
+    discrete: DiscreteFlow | None = None
+
+    @property
+    def title(self) -> str:
+        """What the model is, in words: its kind's title, or that of a discrete flow."""
+        if self.discrete is not None:
+            return "discrete normalizing flow (planar layers), trained to match a target density"
+        return KIND_TITLES[self.kind]
+
+    @property
+    def flow_shape(self) -> Shape:
+        """The shape of a flow's samples (its state, or a discrete flow's base sample)."""
+        return self.discrete.shape if self.discrete is not None else self.states[0].shape
 
     @property
     def parameter_count(self) -> int | None:

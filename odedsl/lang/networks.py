@@ -5,7 +5,8 @@ Counting (``count_parameters``): Linear(in, out) ``in*out + out``; Conv2d(in, ou
 ``in*out*k*k + out`` (ConcatConv has ``in + 1`` input channels); GroupNorm over C channels
 ``2*C``; RNN(in => h => out) = Linear(in + h -> h) + Linear(h -> out); GRU = GRUCell(in, h)
 ``3*h*(in + h + 2)`` + Linear(h -> out); ODERNN = GRU plus its hidden dynamics
-MLP(h => h => h) ``2*(h*h + h)``.
+MLP(h => h => h) ``2*(h*h + h)``; PlanarFlow(D, depth = K) ``(2*D + 1)*K`` (w, u in R^D
+and b per layer).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from itertools import pairwise
 
 from odedsl.lang import nodes
 from odedsl.lang.arguments import INVALID, argument_value, bind_arguments
-from odedsl.lang.builtins import ACTIVATIONS, LAYERS, SEQUENCE_LAYERS
+from odedsl.lang.builtins import ACTIVATIONS, FLOW_LAYERS, LAYERS, SEQUENCE_LAYERS
 from odedsl.lang.constants import Constants
 from odedsl.lang.diagnostics import Note, Reporter, did_you_mean
 from odedsl.lang.model import Layer, Network, Shape
@@ -65,6 +66,8 @@ def describe(layer: LayerSpec | Layer) -> str:
         return f"{layer.kind}({sizes}{extra})"
     if layer.kind == "GroupNorm":
         return f"GroupNorm({a['groups']})"
+    if layer.kind in FLOW_LAYERS:
+        return f"{layer.kind}({a['dim']}, depth = {a['depth']})"
     if layer.kind == "Chain":
         return "Chain(" + ", ".join(describe(c) for c in layer.children) + ")"
     return f"{layer.kind}()"
@@ -134,6 +137,16 @@ def _chain(call: nodes.Call, constants: Constants, reporter: Reporter) -> LayerS
     children = [build_layer(arg, constants, reporter) for arg in call.args]
     if None in children or call.keywords:
         return None
+    for child in children:
+        flows = [c for c in child.walk() if c.kind in FLOW_LAYERS]  # type: ignore[union-attr]
+        if flows:
+            reporter.error(
+                "E046",
+                f"`{flows[0].kind}` is a whole discrete flow: it stands alone, not in a `Chain`",
+                flows[0].loc,
+                help=f"define it as its own network, `f = {LAYERS[flows[0].kind].example}`",
+            )
+            return None
     for position, child in enumerate(children):
         if position > 0 and any(c.kind in SEQUENCE_LAYERS for c in child.walk()):  # type: ignore[union-attr]
             reporter.error(
@@ -213,6 +226,8 @@ def natural_input(spec: LayerSpec) -> Shape | None:
         return (a["in"], None, None)  # type: ignore[return-value]
     if spec.kind in SEQUENCE_LAYERS:
         return (None, a["in"])  # type: ignore[return-value]
+    if spec.kind in FLOW_LAYERS:
+        return (a["dim"],)  # type: ignore[return-value]
     if spec.kind == "Chain":
         for child in spec.children:
             found = natural_input(child)
@@ -275,6 +290,10 @@ def _apply(spec: LayerSpec, shape: Shape | None) -> tuple[Shape | None, dict[str
         return (shape[0],), a
     if kind == "Flatten":
         return (numel(shape),), a
+    if kind in FLOW_LAYERS:
+        if shape != (a["dim"],):
+            raise LayerMismatch(f"`{describe(spec)}` expects Real[{a['dim']}]", spec.loc)
+        return shape, a
     if len(shape) != 2 or shape[1] not in (None, a["in"]):
         raise LayerMismatch(f"`{describe(spec)}` reads a sequence Real[N, {a['in']}]", spec.loc)
     return (a["out"],), a  # type: ignore[return-value]
@@ -305,6 +324,8 @@ def count_parameters(kind: str, a: dict[str, object]) -> int | None:
         return channels * a["out"] * a["kernel"] ** 2 + a["out"]  # type: ignore[operator]
     if kind == "GroupNorm":
         return None if a.get("channels") is None else 2 * a["channels"]  # type: ignore[operator]
+    if kind in FLOW_LAYERS:
+        return (2 * a["dim"] + 1) * a["depth"]  # type: ignore[operator]
     if kind in SEQUENCE_LAYERS:
         i, h, o = a["in"], a["hidden"], a["out"]
         head = h * o + o  # type: ignore[operator]
@@ -358,17 +379,40 @@ class Networks:
     def __contains__(self, name: str) -> bool:
         return name in self.entries
 
+    def is_flow(self, name: str) -> bool:
+        """Whether network ``name`` is a discrete flow (a ``PlanarFlow``)."""
+        return self.entries[name].spec.kind in FLOW_LAYERS
+
     def call(
         self, name: str, args: Sequence[tuple[Shape | None, Span]], call_loc: Span
     ) -> Shape | None:
         """The output shape of ``name`` applied to arguments of these shapes, or None after
-        reporting a wrong call form (E044) or an input that does not fit (E043)."""
+        reporting a wrong call form (E044), an input that does not fit (E043) or a discrete
+        flow called as a function (E033)."""
         entry = self.entries[name]
         entry.calls += 1
+        if self.is_flow(name):
+            self.reporter.error(
+                "E033",
+                f"`{name}` is a discrete flow: it is applied only as the transformation of a "
+                f"`flow`, `x = {name}(z)`",
+                call_loc,
+                notes=[Note(f"`{name}` is defined here", entry.loc)],
+            )
+            return None
         value = self._value_argument(name, entry, args, call_loc)
         if value is None:
             return None
-        shape, loc = value
+        return self._resolve(name, entry, *value)
+
+    def apply_flow(self, name: str) -> Shape:
+        """The sample shape of discrete flow ``name``, applied as a flow's transformation."""
+        entry = self.entries[name]
+        entry.calls += 1
+        entry.layer = resolve(entry.spec, natural_input(entry.spec))
+        return entry.layer.out_shape  # type: ignore[return-value]
+
+    def _resolve(self, name: str, entry: _Entry, shape: Shape, loc: Span) -> Shape | None:
         try:
             layer = resolve(entry.spec, shape)
         except LayerMismatch as mismatch:

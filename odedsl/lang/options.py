@@ -252,8 +252,15 @@ def _no_effect(env: Env, given: _Given, message: str) -> None:
 
 
 def check_train(
-    env: Env, sections: Sections, kind: str, data_batch: tuple[int, Span] | None
+    env: Env,
+    sections: Sections,
+    kind: str,
+    data_batch: tuple[int, Span] | None,
+    *,
+    ode: bool = True,
 ) -> ir.TrainSettings | None:
+    """The training settings; ``ode`` is False for a model without an ODE (a discrete flow),
+    on which the regularizers of the dynamics have no effect."""
     before = len(env.reporter.diagnostics)
     given = _read(env, sections.statements("train"), TRAIN_OPTIONS, "train")
     if "steps" in given and "epochs" in given:
@@ -294,6 +301,9 @@ def check_train(
     _check_milestones(env, given, schedule, values)
     if "samples" in given and kind != "latent":
         _no_effect(env, given["samples"], "`samples` only applies to latent models")
+    for name in ("kinetic", "jacobian"):
+        if name in given and not ode:
+            _no_effect(env, given[name], f"`{name}` regularizes an ODE; a discrete flow has none")
     return ir.TrainSettings(
         objective,
         "objective" not in given,

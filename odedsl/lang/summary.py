@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from odedsl.lang import model as ir
 from odedsl.lang.diagnostics import number
-from odedsl.lang.model import KIND_TITLES
 from odedsl.lang.networks import describe
 from odedsl.lang.shapes import show
 
@@ -12,11 +11,19 @@ from odedsl.lang.shapes import show
 def summarize(model: ir.CheckedModel) -> str:
     rows = [(label, text) for label, text in _rows(model) if text]
     width = max(len(label) for label, _ in rows)
-    head = f"{model.path}: {model.name} ({model.kind}): {KIND_TITLES[model.kind]}"
+    head = f"{model.path}: {model.name} ({model.kind}): {model.title}"
     return "\n".join([head, *(f"  {label.ljust(width)}  {text}" for label, text in rows)])
 
 
 def _rows(model: ir.CheckedModel) -> list[tuple[str, str]]:
+    if model.discrete is not None:
+        return [
+            ("flow", _discrete(model.discrete)),
+            ("parameters", _parameters(model)),
+            *(("network", _network(n)) for n in model.networks),
+            ("objective", _objective(model.train)),
+            ("training", _training(model.train)),
+        ]
     return [
         ("data", _data(model.data)),
         ("states", _states(model)),
@@ -53,6 +60,13 @@ def _value(value: object) -> str:
     if isinstance(value, str):
         return f":{value}" if value.isidentifier() and value in ("train", "test") else f'"{value}"'
     return f"{number(value)}" if isinstance(value, float) else str(value)
+
+
+def _discrete(flow: ir.DiscreteFlow) -> str:
+    return (
+        f"{flow.base} :: {show(flow.shape)} from the base {flow.distribution.family}, "
+        f"{flow.result} = {flow.network}({flow.base}), no ODE"
+    )
 
 
 def _states(model: ir.CheckedModel) -> str:

@@ -3,14 +3,18 @@
 A layer maps ``f(z) = z + û tanh(wᵀz + b)`` with ``log|det ∂f/∂z| = log|1 + ûᵀψ(z)|``,
 ``ψ(z) = (1 − tanh²(wᵀz + b)) w``. The layer is invertible when ``wᵀû ≥ −1``; the raw ``u`` is
 projected to ``û = u + (m(wᵀu) − wᵀu) w/‖w‖²`` with ``m(x) = −1 + softplus(x)``, so that
-``wᵀû = m(wᵀu) > −1``. A stack of ``depth`` layers pushes ``N(0, I)`` samples to ``q`` and is
-trained by KL(q‖p) against an unnormalised target log-density, with the same
-``loss`` / ``evaluate`` / ``sample`` protocol as :class:`odedsl.models.flow.ContinuousFlow`.
+``wᵀû = m(wᵀu) > −1``. :class:`PlanarLayers` is the stack of ``depth`` layers (what a spec's
+``PlanarFlow(D, depth = K)`` network builds); :class:`PlanarFlow` pushes ``N(μ, σ² I)`` samples
+through it to ``q`` and is trained by KL(q‖p) against an unnormalised target log-density, with
+the same ``loss`` / ``evaluate`` / ``sample`` protocol as
+:class:`odedsl.models.flow.ContinuousFlow`.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -23,30 +27,27 @@ from .flow import standard_normal_log_prob
 LogDensity = Callable[[Tensor], Tensor]
 
 
-class PlanarFlow(nn.Module):
-    """``depth`` planar layers in ``dim`` dimensions, fitted to ``target`` by KL(q‖p).
+def _positive_int(value: object, name: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return value
 
-    Parameters start at ``N(0, init_std²)``; ``generator`` seeds them.
-    """
+
+class PlanarLayers(nn.Module):
+    """``depth`` planar layers on samples of ``dim`` dimensions; parameters start at
+    ``N(0, init_std²)`` (``generator`` seeds them, the global generator by default)."""
 
     def __init__(
         self,
+        dim: int,
         depth: int,
-        target: LogDensity,
         *,
-        dim: int = 2,
         init_std: float = 0.1,
         generator: torch.Generator | None = None,
     ) -> None:
         super().__init__()
-        if not isinstance(depth, int) or depth < 1:
-            raise ValueError(f"depth must be a positive integer, got {depth!r}")
-        if not isinstance(dim, int) or dim < 1:
-            raise ValueError(f"dim must be a positive integer, got {dim!r}")
-        if not callable(target):
-            raise ValueError("target must be a callable log-density, Tensor (n, dim) -> (n,)")
-        self.depth, self.dim = depth, dim
-        self.target = target
+        self.dim = _positive_int(dim, "dim")
+        self.depth = _positive_int(depth, "depth")
         self.w = nn.Parameter(init_std * torch.randn(depth, dim, generator=generator))
         self.u = nn.Parameter(init_std * torch.randn(depth, dim, generator=generator))
         self.b = nn.Parameter(init_std * torch.randn(depth, generator=generator))
@@ -57,42 +58,97 @@ class PlanarFlow(nn.Module):
         norm2 = self.w.pow(2).sum(1, keepdim=True).clamp_min(1e-12)
         return self.u + (F.softplus(wu) - 1.0 - wu) * self.w / norm2
 
-    def forward(self, z: Tensor) -> tuple[Tensor, Tensor]:
-        """``z`` (n, dim) pushed through every layer, and ``Σ log|det|`` per sample (n,)."""
+    def forward(self, z: Tensor, layers: int | None = None) -> tuple[Tensor, Tensor]:
+        """``z`` (n, dim) pushed through the first ``layers`` layers (all by default), and
+        ``Σ log|det|`` per sample (n,)."""
         u_hat = self.u_hat()
         log_det = z.new_zeros(z.shape[0])
-        for k in range(self.depth):
+        for k in range(self.depth if layers is None else layers):
             h = torch.tanh(z @ self.w[k] + self.b[k])
             psi_u = (1.0 - h.pow(2)) * (self.w[k] @ u_hat[k])
             log_det = log_det + torch.log((1.0 + psi_u).abs() + 1e-12)
             z = z + h.unsqueeze(1) * u_hat[k]
         return z, log_det
 
-    def _push(self, noise: Tensor) -> tuple[Tensor, Tensor]:
-        noise = noise.to(dtype=self.w.dtype, device=self.w.device)
-        x, log_det = self(noise)
-        return x, standard_normal_log_prob(noise) - log_det
+
+class PlanarFlow(nn.Module):
+    """A planar flow fitted to ``target`` by KL(q‖p): ``layers`` (a :class:`PlanarLayers`, or a
+    depth, for which ``dim``, ``init_std`` and ``generator`` build one) applied to base samples
+    ``N(base_mean, base_std² I)``."""
+
+    objective = "kl"
+
+    def __init__(
+        self,
+        layers: PlanarLayers | int,
+        target: LogDensity,
+        *,
+        dim: int = 2,
+        init_std: float = 0.1,
+        generator: torch.Generator | None = None,
+        base_mean: float = 0.0,
+        base_std: float = 1.0,
+    ) -> None:
+        super().__init__()
+        if not callable(target):
+            raise ValueError("target must be a callable log-density, Tensor (n, dim) -> (n,)")
+        if not (math.isfinite(base_mean) and math.isfinite(base_std) and base_std > 0):
+            raise ValueError(f"base_std must be positive, got base N({base_mean}, {base_std}²)")
+        if not isinstance(layers, PlanarLayers):
+            layers = PlanarLayers(dim, layers, init_std=init_std, generator=generator)
+        self.layers = layers
+        self.target = target
+        self.base_mean, self.base_std = float(base_mean), float(base_std)
+
+    @property
+    def depth(self) -> int:
+        return self.layers.depth
+
+    @property
+    def event_shape(self) -> tuple[int, ...]:
+        return (self.layers.dim,)
+
+    def forward(self, z: Tensor) -> tuple[Tensor, Tensor]:
+        """``z`` (n, dim) pushed through every layer, and ``Σ log|det|`` per sample (n,)."""
+        return self.layers(z)
+
+    def _push(self, noise: Tensor, layers: int | None = None) -> tuple[Tensor, Tensor]:
+        """Standard normal ``noise`` as base samples, pushed; with ``log q`` per sample."""
+        noise = noise.to(dtype=self.layers.w.dtype, device=self.layers.w.device)
+        z = self.base_mean + self.base_std * noise
+        x, log_det = self.layers(z, layers)
+        log_base = standard_normal_log_prob(noise) - self.layers.dim * math.log(self.base_std)
+        return x, log_base - log_det
+
+    def _noise(self, n: int, generator: torch.Generator | None) -> Tensor:
+        return torch.randn(n, self.layers.dim, generator=generator)
 
     def sample(
         self, n: int, *, generator: torch.Generator | None = None, with_log_prob: bool = False
     ) -> Tensor | tuple[Tensor, Tensor]:
         """``n`` samples of q, with ``log q`` per sample if asked."""
-        noise = torch.randn(n, self.dim, generator=generator)
-        x, log_q = self._push(noise)
+        x, log_q = self._push(self._noise(n, generator))
         return (x, log_q) if with_log_prob else x
+
+    def stages(self, z0: Tensor, count: int) -> list[tuple[int, Tensor]]:
+        """Base samples ``z0`` (standard normal noise) after ``count`` evenly spaced numbers
+        of layers from 0 to ``depth``: ``[(layers applied, samples), ...]``."""
+        steps = sorted({round(i * self.depth / (count - 1)) for i in range(count)})
+        return [(k, self._push(z0, k)[0]) for k in steps]
 
     def loss(self, batch: Tensor | int | None = None) -> LossOutput:
         """KL(q‖p) up to log Z, ``E_q[log q − log p̃]``, from ``batch`` standard normal noise
         (n, dim) or that many fresh samples (default 512)."""
-        noise = batch if isinstance(batch, Tensor) else torch.randn(batch or 512, self.dim)
+        noise = batch if isinstance(batch, Tensor) else self._noise(batch or 512, None)
         x, log_q = self._push(noise)
         fit = (log_q - self.target(x)).mean()
         return LossOutput(fit, {"fit": float(fit.detach())})
 
-    def evaluate(self, data: int | None = None) -> dict[str, float]:
-        """The KL(q‖p) estimate (up to log Z) from ``data`` samples (default 4096), fixed seed."""
+    def evaluate(self, data: Any = None) -> dict[str, float]:
+        """``kl``: the KL(q‖p) estimate up to log Z (``E_q[log q − log p̃]``, the best being
+        −log Z) from ``data`` samples (an int, default 4096) drawn from a fixed seed."""
         n = data if isinstance(data, int) else 4096
         with torch.no_grad():
-            noise = torch.randn(n, self.dim, generator=torch.Generator().manual_seed(0))
-            x, log_q = self._push(noise)
-            return {"loss": float((log_q - self.target(x)).mean())}
+            x, log_q = self._push(self._noise(n, torch.Generator().manual_seed(0)))
+            kl = float((log_q - self.target(x)).mean())
+        return {"kl": kl, "loss": kl}

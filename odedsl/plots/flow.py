@@ -1,5 +1,8 @@
-"""Pictures of a 2-D continuous normalizing flow: samples beside data, the learned density,
-and the transformation from noise to data at several times (the paper's figure 6)."""
+"""Pictures of a 2-D normalizing flow: samples beside data, the learned density, and the
+transformation from noise to data at several times (the paper's figure 6).
+
+A discrete flow (:class:`~odedsl.models.planar.PlanarFlow`) has no inverse, so its density is
+a histogram of samples, and its transformation is shown after 0, ..., K of its layers."""
 
 from __future__ import annotations
 
@@ -9,6 +12,7 @@ import numpy as np
 import torch
 
 from odedsl.models.flow import ContinuousFlow
+from odedsl.models.planar import PlanarFlow
 
 from .figure import PlotError, pyplot, save
 
@@ -33,8 +37,40 @@ def _bounds(points: np.ndarray, margin: float = 0.5) -> tuple[float, float, floa
     return float(low[0]), float(high[0]), float(low[1]), float(high[1])
 
 
+def sample_histogram(
+    flow: PlanarFlow, bounds: tuple[float, float, float, float], resolution: int = 100
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A density estimate of a flow without ``log_prob``: a histogram of 200 000 samples
+    (fixed seed) on a ``resolution``² grid over ``bounds``, normalised over the whole plane;
+    returns ``(x edges, y edges, density)`` with ``density[i, j]`` in row y, column x."""
+    with torch.no_grad():
+        points = flow.sample(200_000, generator=torch.Generator().manual_seed(1)).cpu().numpy()
+    counts, x_edges, y_edges = np.histogram2d(
+        points[:, 0], points[:, 1], bins=resolution, range=[bounds[:2], bounds[2:]]
+    )
+    area = (x_edges[1] - x_edges[0]) * (y_edges[1] - y_edges[0])
+    return x_edges, y_edges, counts.T / (len(points) * area)
+
+
+def _transformation(
+    flow: ContinuousFlow | PlanarFlow, n: int, generator: torch.Generator
+) -> list[tuple[str, np.ndarray]]:
+    """Base samples on their way to data: five (title, points) panels."""
+    dtype = next(flow.parameters()).dtype
+    with torch.no_grad():
+        z0 = torch.randn(n, 2, generator=generator, dtype=dtype)
+        if isinstance(flow, PlanarFlow):
+            return [
+                (f"{k} of {flow.depth} layers", points.cpu().numpy())
+                for k, points in flow.stages(z0, 5)
+            ]
+        times = torch.linspace(flow.t0, flow.t1, 5, dtype=torch.float64)
+        path = flow.trajectory(z0, times).cpu().numpy()
+    return [(f"t = {time:.2f}", points) for time, points in zip(times.tolist(), path, strict=True)]
+
+
 def plot_flow(
-    flow: ContinuousFlow, data: np.ndarray | None, out_dir: Path, n: int = 2000
+    flow: ContinuousFlow | PlanarFlow, data: np.ndarray | None, out_dir: Path, n: int = 2000
 ) -> list[Path]:
     """Write ``samples.png``, ``density.png`` and ``transformation.png`` into ``out_dir``.
 
@@ -58,20 +94,26 @@ def plot_flow(
         axis.set(title=title, xlim=bounds[:2], ylim=bounds[2:], aspect="equal")
     written.append(save(figure, out_dir / "samples.png"))
 
-    xs, ys, density = density_grid(flow, bounds)
+    if isinstance(flow, PlanarFlow):
+        xs, ys, density = sample_histogram(flow, bounds)
+        title = "learned density (histogram of samples)"
+    else:
+        xs, ys, density = density_grid(flow, bounds)
+        title = "learned density"
     figure, axis = plt.subplots(figsize=(4.5, 4))
     mesh = axis.pcolormesh(xs, ys, density, shading="auto", cmap="viridis")
     figure.colorbar(mesh, ax=axis)
-    axis.set(title="learned density", aspect="equal")
+    axis.set(title=title, aspect="equal")
     written.append(save(figure, out_dir / "density.png"))
 
-    times = torch.linspace(flow.t0, flow.t1, 5, dtype=torch.float64)
-    with torch.no_grad():
-        z0 = torch.randn(n, 2, generator=generator, dtype=next(flow.parameters()).dtype)
-        path = flow.trajectory(z0, times).cpu().numpy()
-    figure, axes = plt.subplots(1, len(times), figsize=(3 * len(times), 3))
-    for axis, time, points in zip(axes, times.tolist(), path, strict=True):
+    panels = _transformation(flow, n, generator)
+    # one frame that holds every stage, from the base noise to the data (0.5 % tails cut)
+    everywhere = np.concatenate([points for _, points in panels])
+    low, high = np.percentile(everywhere, [0.5, 99.5], axis=0)
+    frame = _bounds(np.stack([np.minimum(low, bounds[::2]), np.maximum(high, bounds[1::2])]), 0)
+    figure, axes = plt.subplots(1, len(panels), figsize=(3 * len(panels), 3))
+    for axis, (title, points) in zip(axes, panels, strict=True):
         axis.scatter(points[:, 0], points[:, 1], s=1, alpha=0.5)
-        axis.set(title=f"t = {time:.2f}", xlim=bounds[:2], ylim=bounds[2:], aspect="equal")
+        axis.set(title=title, xlim=frame[:2], ylim=frame[2:], aspect="equal")
     written.append(save(figure, out_dir / "transformation.png"))
     return written

@@ -136,7 +136,7 @@ end
 """
 HOSTILE_NAMES = {"__import__", "os", "exec", "eval", "system", "__class__"}
 FIXED = {"torch", "F", "ops", "m", "t", "symbolic", "z", "dz", "trace", "dynamics"}
-FIXED |= {"dynamics_and_trace", "target_log_density", "None", "odedsl"}
+FIXED |= {"dynamics_and_trace", "dynamics_closed_form", "target_log_density", "None", "odedsl"}
 GENERATED = re.compile(r"(p|tp|net|s|d|a|v)_[A-Za-z0-9_]+|[ex][0-9]+")
 
 

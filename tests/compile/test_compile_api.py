@@ -44,9 +44,9 @@ def test_bad_overrides_are_refused_by_name(overrides, message):
 
 
 def test_fixed_step_override_needs_a_step_size():
-    # the digits spec solves with the adaptive dopri5 and so sets no step_size
+    # the MNIST spec solves with the adaptive dopri5 and so sets no step_size
     with pytest.raises(ValueError, match="also pass step_size"):
-        compile(DIGITS, method="rk4")
+        compile(SPECS / "odenet_mnist.ode", method="rk4")
 
 
 def test_trace_override_on_a_classifier_is_refused():
@@ -110,6 +110,24 @@ def test_generated_code_of_a_spec_a_checked_model_and_a_model_agree():
 def test_spec_errors_pass_through():
     with pytest.raises(SpecError):
         compile(flow_spec("unknown_name * z"))
+
+
+def test_what_the_compiler_cannot_build_is_reported_at_its_place(tmp_path):
+    # The checks accept a latent ODE's noise σ given as a parameter; the compiler needs a
+    # number and says so with E100 at the σ of line 34, column 38.
+    text = (SPECS / "latent_spirals.ode").read_text(encoding="utf-8")
+    text = text.replace("Normal(dec(z(t)), 0.3)", "Normal(dec(z(t)), s)")
+    text = text.replace(
+        "    networks\n", "    params\n        s :: Real\n    end\n    networks\n", 1
+    )
+    path = tmp_path / "noise.ode"
+    path.write_text(text, encoding="utf-8")
+    odedsl.check(path)
+    with pytest.raises(SpecError) as raised:
+        compile(path)
+    message = str(raised.value)
+    assert f"{path}:34:38: error[E100]: the observation noise σ must be a number" in message
+    assert "x[t] ~ Normal(dec(z(t)), s)" in message
 
 
 def test_training_data_and_configuration():

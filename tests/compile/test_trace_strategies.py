@@ -99,6 +99,30 @@ def test_symbolic_trace_equals_the_exact_trace(case):
         torch.testing.assert_close(trace, exact.trace, rtol=1e-10, atol=1e-10)
 
 
+@pytest.mark.parametrize("case", list(CASES))
+def test_exact_trace_differentiates_the_closed_form_of_the_dynamics(case):
+    """Under ``:exact`` the compiler differentiates f as the symbolic code writes it (matrix
+    products, the fast form), which must equal the generic code of the spec's f."""
+    rhs, params, networks = CASES[case]
+    model = compile(flow_spec(rhs, params=params, networks=networks, trace="exact")).double()
+    scrambled(model)
+    closed_form = model.generated["dynamics_closed_form"]
+    assert model.augmented.dynamics is closed_form
+    z = torch.randn(32, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(4))
+    for t in (0.0, 0.45, 1.0):
+        t = torch.tensor(t, dtype=torch.float64)
+        # Two float64 evaluations of one expression, summed in different orders.
+        torch.testing.assert_close(
+            closed_form(t, z), model.generated["dynamics"](t, z), rtol=1e-10, atol=1e-10
+        )
+
+
+def test_dynamics_without_a_closed_form_are_differentiated_as_generated():
+    model = compile(flow_spec("f(z) + 0.5 * z", networks=NETWORK, trace="exact"))
+    assert "dynamics_closed_form" not in model.generated
+    assert model.augmented.dynamics is model.generated["dynamics"]
+
+
 def test_auto_picks_the_symbolic_trace_for_closed_form_dynamics():
     rhs, params, networks = CASES["hypernetwork"]
     model = compile(flow_spec(rhs, params=params, networks=networks))

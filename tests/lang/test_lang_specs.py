@@ -12,7 +12,9 @@ from odedsl.lang import model as ir
 SPECS = Path(__file__).parents[2] / "specs"
 NAMES = [
     "cnf_moons",
+    "cnf_circles",
     "cnf_density",
+    "planar_density",
     "odenet_digits",
     "odenet_mnist",
     "latent_spirals",
@@ -38,7 +40,9 @@ def test_reference_spec_checks_without_warnings(models, name: str) -> None:
     ("name", "kind", "objective", "states"),
     [
         ("cnf_moons", "flow_ml", "likelihood", {"z": (2,)}),
+        ("cnf_circles", "flow_ml", "likelihood", {"z": (2,)}),
         ("cnf_density", "flow_density", "kl", {"z": (2,)}),
+        ("planar_density", "flow_density", "kl", {}),
         ("odenet_digits", "classifier", "cross_entropy", {"h": (32, 8, 8)}),
         ("odenet_mnist", "classifier", "cross_entropy", {"h": (64, 6, 6)}),
         ("latent_spirals", "latent", "elbo", {"z": (4,)}),
@@ -53,6 +57,18 @@ def test_kind_objective_and_states(models, name, kind, objective, states) -> Non
         True,
     )
     assert {s.name: s.shape for s in model.states} == states
+
+
+def test_planar_density_is_a_discrete_flow(models) -> None:
+    model = models["planar_density"]
+    flow = model.discrete
+    assert (flow.base, flow.result, flow.network, flow.shape) == ("z", "x", "f", (2,))
+    assert flow.distribution.family == "Normal" and flow.distribution.params["std"].value == 1.0
+    (network,) = model.networks
+    assert (network.layer.kind, dict(network.layer.args)) == ("PlanarFlow", {"dim": 2, "depth": 8})
+    # (2·D + 1)·K: w and u in R^2 and b, for each of the 8 layers
+    assert model.parameter_count == 5 * 8
+    assert model.target.argument == "x" and model.states == ()
 
 
 def test_cnf_moons(models) -> None:

@@ -53,20 +53,21 @@ def test_log_det_matches_autograd_jacobian(depth: int, seed: int) -> None:
 @pytest.mark.parametrize("seed", range(4))
 def test_constraint_keeps_every_layer_invertible(seed: int) -> None:
     flow = spread_flow(8, seed)
+    layers = flow.layers
     with torch.no_grad():
         # u against w with wᵀu = −3 (a non-invertible layer without the projection û)
-        flow.u.copy_(-3.0 * flow.w / flow.w.pow(2).sum(1, keepdim=True))
-    u_hat = flow.u_hat()
-    wu_raw = (flow.w * flow.u).sum(1)
+        layers.u.copy_(-3.0 * layers.w / layers.w.pow(2).sum(1, keepdim=True))
+    u_hat = layers.u_hat()
+    wu_raw = (layers.w * layers.u).sum(1)
     assert bool((wu_raw < -1).all())
-    wu_hat = (flow.w * u_hat).sum(1)
+    wu_hat = (layers.w * u_hat).sum(1)
     # the projection's closed form: wᵀû = −1 + softplus(wᵀu) > −1
     torch.testing.assert_close(wu_hat, torch.nn.functional.softplus(wu_raw) - 1.0)
     assert bool((wu_hat > -1).all())
     # then 1 + ûᵀψ = 1 + (1 − tanh²)·wᵀû > 0 for every input: the determinant never vanishes
     z = 4 * torch.randn(2000, 2, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
     for k in range(flow.depth):
-        h = torch.tanh(z @ flow.w[k] + flow.b[k])
+        h = torch.tanh(z @ layers.w[k] + layers.b[k])
         assert bool((1.0 + (1.0 - h**2) * wu_hat[k] > 0).all())
         z = z + h.unsqueeze(1) * u_hat[k]
 
@@ -84,13 +85,13 @@ def test_sample_log_prob_is_base_minus_log_det() -> None:
 def test_short_kl_run_on_u1_lowers_the_loss() -> None:
     torch.manual_seed(0)
     flow = PlanarFlow(8, u1_log_density, generator=torch.Generator().manual_seed(0))
-    before = flow.evaluate(4096)["loss"]
+    before = flow.evaluate(4096)["kl"]
     optimizer = torch.optim.Adam(flow.parameters(), lr=1e-2)
     for _ in range(300):
         optimizer.zero_grad()
         flow.loss(256).loss.backward()
         optimizer.step()
-    after = flow.evaluate(4096)["loss"]
+    after = flow.evaluate(4096)["kl"]
     # The near-identity flow is N(0, I) against a ring of radius 2: its KL is several nats above
     # the best (−log Z ≈ −1.88 on the box). 300 steps reliably win over one nat; the estimate's
     # standard error at 4096 samples is ≈ 0.05 nats.
@@ -103,3 +104,22 @@ def test_bad_arguments_are_named() -> None:
         PlanarFlow(0, u1_log_density)
     with pytest.raises(ValueError, match="target"):
         PlanarFlow(2, None)  # type: ignore[arg-type]
+
+
+def test_a_shifted_scaled_base_enters_log_q() -> None:
+    flow = PlanarFlow(3, u1_log_density, base_mean=0.5, base_std=2.0).double()
+    noise = torch.randn(10, 2, generator=torch.Generator().manual_seed(6), dtype=torch.float64)
+    x, log_q = flow._push(noise)
+    z = 0.5 + 2.0 * noise
+    base = torch.distributions.Normal(0.5, 2.0).log_prob(z).sum(1)
+    torch.testing.assert_close(x, flow(z)[0])
+    torch.testing.assert_close(log_q, base - flow(z)[1])
+
+
+def test_stages_run_from_the_base_to_the_full_flow() -> None:
+    flow = spread_flow(8, 7)
+    z0 = torch.randn(5, 2, generator=torch.Generator().manual_seed(8), dtype=torch.float64)
+    stages = flow.stages(z0, 5)
+    assert [k for k, _ in stages] == [0, 2, 4, 6, 8]
+    torch.testing.assert_close(stages[0][1], z0)
+    torch.testing.assert_close(stages[-1][1], flow(z0)[0])
