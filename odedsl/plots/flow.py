@@ -55,16 +55,18 @@ def sample_histogram(
 def _transformation(
     flow: ContinuousFlow | PlanarFlow, n: int, generator: torch.Generator
 ) -> list[tuple[str, np.ndarray]]:
-    """Base samples on their way to data: five (title, points) panels."""
+    """Base samples (the flow's base ``N(base_mean, base_std² I)``) on their way to data: five
+    (title, points) panels."""
     dtype = next(flow.parameters()).dtype
     with torch.no_grad():
-        z0 = torch.randn(n, 2, generator=generator, dtype=dtype)
+        noise = torch.randn(n, 2, generator=generator, dtype=dtype)
         if isinstance(flow, PlanarFlow):
             return [
                 (f"{k} of {flow.depth} layers", points.cpu().numpy())
-                for k, points in flow.stages(z0, 5)
+                for k, points in flow.stages(noise, 5)
             ]
         times = torch.linspace(flow.t0, flow.t1, 5, dtype=torch.float64)
+        z0 = flow.base_mean + flow.base_std * noise
         path = flow.trajectory(z0, times).cpu().numpy()
     return [(f"t = {time:.2f}", points) for time, points in zip(times.tolist(), path, strict=True)]
 

@@ -13,7 +13,7 @@ from odedsl.compile.trace import AugmentedDynamics
 from odedsl.data import sample
 from odedsl.models.flow import ContinuousFlow, standard_normal_log_prob
 from odedsl.models.settings import SolverSettings
-from odedsl.plots.flow import density_grid
+from odedsl.plots.flow import _transformation, density_grid
 
 TIGHT = SolverSettings("dopri5", rtol=1e-9, atol=1e-9, gradient="direct")
 
@@ -144,3 +144,18 @@ def test_density_matching_lowers_kl_on_u1() -> None:
     # KL(q‖p) + log Z falls from the base's mismatch with the ring by more than 0.5 nats.
     assert np.mean(losses[-10:]) < np.mean(losses[:10]) - 0.5, losses[::10]
     assert math.isfinite(losses[-1])
+
+
+def test_transformation_starts_from_the_flows_own_base() -> None:
+    """The picture's panels run from base samples N(0.5, 2² I) at t = 0 to exp(A) z0 at
+    t = 1 (a linear flow, closed form), so the last panel is the flow's own samples."""
+    a = torch.tensor([[0.3, -1.0], [1.0, 0.3]], dtype=torch.float64)
+    flow = flow_of(Linear(a), "exact", base_mean=0.5, base_std=2.0)
+    panels = _transformation(flow, 500, torch.Generator().manual_seed(3))
+    noise = torch.randn(500, 2, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+    z0 = 0.5 + 2.0 * noise
+    assert [title for title, _ in panels][::4] == ["t = 0.00", "t = 1.00"]
+    np.testing.assert_allclose(panels[0][1], z0.numpy(), rtol=0, atol=1e-12)
+    # dopri5 at 1e-9 against the matrix exponential
+    expected = z0 @ torch.linalg.matrix_exp(a).T
+    np.testing.assert_allclose(panels[-1][1], expected.numpy(), rtol=0, atol=1e-7)
