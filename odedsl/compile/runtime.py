@@ -12,9 +12,12 @@
 
 Batches are dicts keyed as ``odedsl.data.load`` returns them (``x``, ``y``, ``ts``,
 ``events``, ``events_mask``), which is what the compiled models read; the batch size is the
-spec's ``batch``. ``train_config(spec)`` gives the :class:`~odedsl.training.TrainConfig`:
-optimizer, learning-rate schedule, steps or epochs and seed (the regularizer weights live in
-the compiled model's loss).
+spec's ``batch``. With ``crop = N`` in ``data``, the images ``x`` of a training batch are
+``odedsl.data.augment.random_crop(x, rng, padding=N)``, ``rng`` being
+``odedsl.training.rng.batch_rng(train seed, epoch, batch index)``; test batches are left as
+they are. ``train_config(spec)`` gives the :class:`~odedsl.training.TrainConfig`: optimizer,
+learning-rate schedule, steps or epochs and seed (the regularizer weights live in the compiled
+model's loss).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import numpy as np
 import torch
 
 from odedsl.data import dataset, load, sample
+from odedsl.data.augment import random_crop
 from odedsl.lang import model as ir
 from odedsl.training import (
     OptimizerConfig,
@@ -66,17 +70,26 @@ def build_data(
     arrays = load(source.dataset, split=split, n=size, seed=data_seed, **params)
     tensors = {key: _tensor(value) for key, value in arrays.items()}
     if kind == "images":
+        crop = split == "train" and source.crop > 0
         return TensorBatches(
             {"x": tensors["x"], "y": tensors["y"]},
             batch,
             shuffle=split == "train",
             seed=spec.train.seed,
+            transform=functools.partial(_crop, padding=source.crop) if crop else None,
         )
     if split == "test":
         return tensors
     if kind == "series":
         tensors = {k: v for k, v in tensors.items() if k in _SERIES_KEYS}
     return TensorBatches(tensors, batch, seed=spec.train.seed)
+
+
+def _crop(
+    batch: dict[str, torch.Tensor], rng: np.random.Generator, *, padding: int
+) -> dict[str, torch.Tensor]:
+    """``batch`` with its images ``x`` randomly cropped after ``padding`` pixels of zeros."""
+    return {**batch, "x": torch.from_numpy(random_crop(batch["x"].numpy(), rng, padding))}
 
 
 def _real() -> torch.dtype:

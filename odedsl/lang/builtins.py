@@ -86,7 +86,8 @@ class DataSet:
     """A data set: ``x ~ Name(args...)`` or ``(a, b) ~ Name(args...)`` in `data`.
 
     ``declared`` data sets (user files) take the shape of their single variable from the
-    declaration ``x :: Real[D] ~ CSV(path = ...)``.
+    declaration ``x :: Real[D] ~ CSV(path = ...)``. ``images`` data sets give (C, H, W) images
+    that training batches may augment (``crop`` in `data`).
     """
 
     name: str
@@ -94,6 +95,7 @@ class DataSet:
     outputs: tuple[DataOutput, ...]
     doc: str
     declared: bool = False
+    images: bool = False
 
 
 def _toy(name: str, noise: float | None, doc: str) -> DataSet:
@@ -159,6 +161,7 @@ DATASETS: dict[str, DataSet] = {
                 DataOutput("label", (), "int", classes=10),
             ),
             "scikit-learn's 8 x 8 handwritten digits, a 75/25 train/test split",
+            images=True,
         ),
         DataSet(
             "MNIST",
@@ -172,6 +175,7 @@ DATASETS: dict[str, DataSet] = {
                 DataOutput("label", (), "int", classes=10),
             ),
             "MNIST handwritten digits read from idx files under `root`",
+            images=True,
         ),
         DataSet(
             "NPZ",
@@ -493,6 +497,18 @@ TRAIN_OPTIONS: dict[str, Arg] = {
     )
 }
 DEFAULT_STEPS = 1000
+
+# The options of `data` besides its source: `batch` is shared with `train`.
+DATA_OPTIONS: dict[str, Arg] = {
+    "batch": TRAIN_OPTIONS["batch"],
+    "crop": Arg(
+        "crop",
+        "int",
+        0,
+        bound=">= 0",
+        doc="pixels of zero padding of a random crop of each training image (0: none)",
+    ),
+}
 
 # -- sections ---------------------------------------------------------------------------------
 

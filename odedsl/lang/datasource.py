@@ -1,13 +1,14 @@
-"""The `data` section: one data set, the variables it binds with their shapes, the batch."""
+"""The `data` section: one data set, the variables it binds with their shapes, the batch and
+the random crop of training images."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from odedsl.lang import model as ir
 from odedsl.lang import nodes
 from odedsl.lang.arguments import INVALID, argument_value, bind_arguments
-from odedsl.lang.builtins import DATASETS, TRAIN_OPTIONS, DataSet
+from odedsl.lang.builtins import DATA_OPTIONS, DATASETS, DataSet
 from odedsl.lang.declarations import refuse, type_shape
 from odedsl.lang.diagnostics import Note, did_you_mean
 from odedsl.lang.env import Env
@@ -27,23 +28,24 @@ class DataSection:
 def declare_data(env: Env, sections: Sections) -> DataSection:
     found = DataSection(None, None, None)
     first: nodes.Sample | None = None
+    options: dict[str, tuple[object, Span]] = {}
     for statement in sections.statements("data"):
         target = statement.target
         if (
             isinstance(statement, nodes.Assign)
             and isinstance(target, nodes.Name)
-            and (target.id == "batch" and statement.annotation is None)
+            and (target.id in DATA_OPTIONS and statement.annotation is None)
         ):
             value = argument_value(
                 statement.value,
-                TRAIN_OPTIONS["batch"],
+                DATA_OPTIONS[target.id],
                 env.constants,
                 env.reporter,
-                what="`batch`",
+                what=f"`{target.id}`",
                 code="E081",
             )
             if value is not INVALID:
-                found.batch, found.batch_loc = value, statement.loc  # type: ignore[assignment]
+                options[target.id] = (value, statement.loc)
         elif isinstance(statement, nodes.Sample):
             if first is not None:
                 env.reporter.error(
@@ -59,7 +61,12 @@ def declare_data(env: Env, sections: Sections) -> DataSection:
             if found.source is None:
                 env.symbols.fail(*_written_names(statement.target))
         else:
-            refuse(env, statement, "data", "a data source `x :: Real[D] ~ Moons()` and `batch = N`")
+            refuse(
+                env,
+                statement,
+                "data",
+                "a data source `x :: Real[D] ~ Moons()`, `batch = N` and, for images, `crop = N`",
+            )
     if first is None and "data" in sections:
         env.reporter.error(
             "E073",
@@ -67,7 +74,26 @@ def declare_data(env: Env, sections: Sections) -> DataSection:
             sections.blocks["data"].name_loc,
             help="add a data source, e.g. `x :: Real[2] ~ Moons(noise = 0.05)`",
         )
+    if "batch" in options:
+        found.batch, found.batch_loc = options["batch"]  # type: ignore[assignment]
+    if "crop" in options and found.source is not None:
+        found.source = _crop(env, found.source, *options["crop"])
     return found
+
+
+def _crop(env: Env, source: ir.DataSource, crop: object, loc: Span) -> ir.DataSource:
+    """``source`` with its training images randomly cropped, if it is a data set of images."""
+    if DATASETS[source.dataset].images:
+        return replace(source, crop=crop)
+    images = ", ".join(f"`{d.name}`" for d in DATASETS.values() if d.images)
+    env.reporter.error(
+        "E080",
+        f"`crop` applies to images only, and `{source.dataset}` gives no images",
+        loc,
+        help=f"remove `crop`: it randomly crops the images of {images}",
+        notes=[Note("the data set is set here", source.loc)],
+    )
+    return source
 
 
 def _source(env: Env, statement: nodes.Sample) -> ir.DataSource | None:

@@ -180,12 +180,17 @@ class DataVariable:
 
 @dataclass(frozen=True)
 class DataSource:
-    """``dataset`` with every argument (defaults filled in) and the variables it binds."""
+    """``dataset`` with every argument (defaults filled in) and the variables it binds.
+
+    ``crop`` (image data sets only) pads each training image with that many pixels of zeros
+    and crops it back at a random offset; 0 leaves the images as they are.
+    """
 
     dataset: str
     args: Mapping[str, object]
     variables: tuple[DataVariable, ...]
     loc: Span
+    crop: int = 0
 
 
 @dataclass(frozen=True)

@@ -47,7 +47,8 @@ def _data(data: ir.DataSource | None) -> str:
         return ""
     args = ", ".join(f"{k} = {_value(v)}" for k, v in data.args.items())
     variables = ", ".join(f"{v.name} :: {_variable_type(v)}" for v in data.variables)
-    return f"{data.dataset}({args}) binds {variables}"
+    crop = f", random crop with {data.crop} px of zero padding (training only)"
+    return f"{data.dataset}({args}) binds {variables}" + (crop if data.crop else "")
 
 
 def _variable_type(variable: ir.DataVariable) -> str:

@@ -17,6 +17,7 @@ GLOBAL_STREAM = 0
 DATA_STREAM = 1
 SHUFFLE_STREAM = 2
 RESEED_STREAM = 3
+AUGMENT_STREAM = 4
 
 
 def derive_seed(seed: int, index: int, stream: int, bits: int = 63) -> int:
@@ -25,6 +26,12 @@ def derive_seed(seed: int, index: int, stream: int, bits: int = 63) -> int:
     step for ``RESEED_STREAM``."""
     words = np.random.SeedSequence([seed, index, stream]).generate_state(2, np.uint32)
     return (int(words[0]) << 32 | int(words[1])) >> (64 - bits)
+
+
+def batch_rng(seed: int, epoch: int, batch: int) -> np.random.Generator:
+    """The numpy generator that augments batch ``batch`` of epoch ``epoch`` (``AUGMENT_STREAM``):
+    a function of its position only, so a resumed run augments exactly as an uninterrupted one."""
+    return np.random.default_rng(np.random.SeedSequence([seed, epoch, AUGMENT_STREAM, batch]))
 
 
 def seed_everything(seed: int) -> None:

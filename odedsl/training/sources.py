@@ -4,7 +4,8 @@
   ``sampler(n, generator)``; ``numpy_sampler`` adapts numpy samplers such as
   ``functools.partial(odedsl.data.sample, "moons")``.
 - ``TensorBatches(tensors, batch_size)``: epochs over a fixed data set, reshuffled per epoch
-  from ``(seed, epoch)``, batches as dicts of tensors.
+  from ``(seed, epoch)``, batches as dicts of tensors, optionally augmented by a ``transform``
+  drawing from a generator seeded by ``(seed, epoch, batch)``.
 """
 
 from __future__ import annotations
@@ -17,9 +18,11 @@ import torch
 from torch import Tensor
 
 from odedsl.training.errors import ConfigError
-from odedsl.training.rng import SHUFFLE_STREAM, derive_seed
+from odedsl.training.rng import SHUFFLE_STREAM, batch_rng, derive_seed
 
 Sampler = Callable[[int, torch.Generator], Any]
+Batch = dict[str, Tensor]
+Transform = Callable[[Batch, np.random.Generator], Batch]
 
 
 def _check_batch_size(batch_size: int) -> None:
@@ -77,6 +80,11 @@ class TensorBatches:
     may be smaller. ``shard(rank, world_size)`` gives process ``rank`` the rows ``rank::world_size``
     of every global batch, so the processes' batches together are the single-process batch
     (a last batch is trimmed to a multiple of ``world_size`` rows so every share is equal).
+
+    A ``transform(batch, rng)`` (data augmentation) gets each global batch and a numpy
+    generator from ``rng.batch_rng(seed, epoch, index of the batch in the epoch)``, so the
+    augmented batches too depend only on their position: a resumed run sees the batches an
+    uninterrupted one would, and the processes' shares still make the single-process batch.
     """
 
     def __init__(
@@ -88,6 +96,7 @@ class TensorBatches:
         seed: int = 0,
         rank: int = 0,
         world_size: int = 1,
+        transform: Transform | None = None,
     ) -> None:
         _check_batch_size(batch_size)
         sizes = {name: len(tensor) for name, tensor in tensors.items()}
@@ -99,6 +108,7 @@ class TensorBatches:
         self.seed = seed
         self.rank = rank
         self.world_size = world_size
+        self.transform = transform
         self.rows = next(iter(sizes.values()))
         self.epoch = 0
         _share(batch_size, world_size)
@@ -121,10 +131,15 @@ class TensorBatches:
         full, rest = divmod(self.rows, self.batch_size)
         return full + (rest >= self.world_size)
 
-    def __iter__(self) -> Iterator[dict[str, Tensor]]:
-        for rows in self._global_batches():
-            share = rows[self.rank :: self.world_size]
-            yield {name: tensor[share] for name, tensor in self.tensors.items()}
+    def __iter__(self) -> Iterator[Batch]:
+        for index, rows in enumerate(self._global_batches()):
+            if self.transform is None:
+                share = rows[self.rank :: self.world_size]
+                yield {name: tensor[share] for name, tensor in self.tensors.items()}
+                continue
+            batch = {name: tensor[rows] for name, tensor in self.tensors.items()}
+            batch = self.transform(batch, batch_rng(self.seed, self.epoch, index))
+            yield {name: tensor[self.rank :: self.world_size] for name, tensor in batch.items()}
 
     def shard(self, rank: int, world_size: int) -> TensorBatches:
         return TensorBatches(
@@ -134,4 +149,5 @@ class TensorBatches:
             seed=self.seed,
             rank=rank,
             world_size=world_size,
+            transform=self.transform,
         )

@@ -3,6 +3,7 @@ initialisation, the training runtime's data and configuration, and a short train
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from pathlib import Path
 
@@ -12,8 +13,10 @@ import torch
 import odedsl
 from odedsl.compile import build_data, compile, generated_code, train_config
 from odedsl.compile.parameters import OUTPUT_SCALE, roles
+from odedsl.data.augment import random_crop
 from odedsl.errors import SpecError
 from odedsl.training import StreamingBatches, TensorBatches, TrainConfig
+from odedsl.training.rng import batch_rng
 
 from .specs import flow_spec
 
@@ -157,6 +160,37 @@ def test_training_data_and_configuration():
         (60, 100, 140),
         "epochs",
     )
+
+
+def shifted(image: torch.Tensor, down: int, right: int) -> torch.Tensor:
+    """``image`` (H, W) moved ``down`` rows and ``right`` columns, zeros filling the border."""
+    padded = torch.nn.functional.pad(image, (1, 1, 1, 1))
+    height, width = image.shape
+    return padded[1 - down : 1 - down + height, 1 - right : 1 - right + width]
+
+
+def test_training_images_are_randomly_cropped_and_test_images_are_not():
+    digits = odedsl.check(DIGITS)
+    assert digits.data.crop == 1
+    uncropped = dataclasses.replace(digits, data=dataclasses.replace(digits.data, crop=0))
+    train, plain, test = build_data(digits), build_data(uncropped), build_data(digits, "test")
+    assert plain.transform is None and test.transform is None
+    for source in (train, plain):
+        source.set_epoch(1)
+    moved = 0
+    for index, (batch, original) in enumerate(zip(train, plain, strict=True)):
+        assert torch.equal(batch["y"], original["y"])
+        rng = batch_rng(digits.train.seed, 1, index)
+        expected = random_crop(original["x"].numpy(), rng, padding=1)
+        assert batch["x"].dtype == original["x"].dtype
+        assert torch.equal(batch["x"], torch.from_numpy(expected))
+        # Each image is its original moved by at most a pixel each way, with a zero border.
+        for image, source in zip(batch["x"][:, 0], original["x"][:, 0], strict=True):
+            shifts = [shifted(source, d, r) for d in (-1, 0, 1) for r in (-1, 0, 1)]
+            assert any(torch.equal(image, candidate) for candidate in shifts)
+            moved += not torch.equal(image, source)
+    assert moved > 0.5 * 1347  # 8 of the 9 offsets move an image
+    assert torch.equal(torch.cat([batch["x"] for batch in test]), test.tensors["x"])
 
 
 def test_density_matching_streams_base_noise():

@@ -19,6 +19,7 @@ from odedsl.lang.networks import resolve
 from odedsl.lang.parser import parse
 from odedsl.lang.sections import collect_sections
 from odedsl.lang.source import Source
+from odedsl.lang.summary import summarize
 
 
 def layer(expr: str, input_shape: tuple[int | None, ...]) -> ir.Layer:
@@ -193,23 +194,27 @@ end
     assert model.solver.trace == "symbolic"  # w depends on t only
 
 
-def test_user_data_file_with_declared_shape() -> None:
-    text = """model U
+DATA_FLOW = """model U
     data
-        x :: Real[3] ~ NPZ(path = "points.npz", key = "train")
+        x :: Real[{D}] ~ {source}
+        {options}
     end
     states
-        z(t) :: Real[3]
+        z(t) :: Real[{D}]
         t ∈ (0.0, 1.0)
     end
     flow
         dz/dt = -z
-        z(0) ~ Normal(0, I(3))
+        z(0) ~ Normal(0, I({D}))
         z(1.0) = x
     end
 end
 """
-    model = check_text(text)
+
+
+def test_user_data_file_with_declared_shape() -> None:
+    source = 'NPZ(path = "points.npz", key = "train")'
+    model = check_text(DATA_FLOW.format(D=3, source=source, options=""))
     assert dict(model.data.args) == {"path": "points.npz", "key": "train", "seed": 0}
     assert model.data.variables[0].shape == (3,)
 
@@ -233,3 +238,70 @@ def test_an_expression_nested_too_deeply_is_a_located_error_not_a_crash() -> Non
 
 def test_a_long_sum_checks() -> None:
     assert flow(rhs=" + ".join(["z"] * 2000)).dynamics.derivatives[0].rhs.shape == (2,)
+
+
+CLASSIFIER = """model C
+    data
+        {source}
+        {options}
+    end
+    networks
+        f = Chain(ConcatConv(1 => 1, 3, pad = 1))
+        head = Chain(Flatten(), Dense({pixels} => 10))
+    end
+    states
+        h(t) :: Real[1, {side}, {side}]
+        t ∈ (0.0, 1.0)
+    end
+    dynamics
+        h(0) = x
+        dh/dt = f(t, h)
+    end
+    likelihood
+        y ~ Categorical(logits = head(h(1.0)))
+    end
+end
+"""
+
+
+def classifier(options: str, source: str = "(x, y) ~ Digits()", side: int = 8) -> ir.CheckedModel:
+    text = CLASSIFIER.format(source=source, options=options, side=side, pixels=side * side)
+    return check_text(text, "c.ode")
+
+
+def test_crop_of_training_images_reaches_the_model_and_its_summary() -> None:
+    model = classifier("crop = 2\n        batch = 64")
+    assert (model.data.dataset, model.data.crop, model.train.batch) == ("Digits", 2, 64)
+    assert "random crop with 2 px of zero padding (training only)" in summarize(model)
+    plain = classifier("batch = 64")
+    assert plain.data.crop == 0 and "crop" not in summarize(plain)
+    mnist = classifier("crop = 4", '(x, y) ~ MNIST(root = "mnist")', side=28)
+    assert mnist.data.crop == 4
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("-1", "`crop` must not be negative, but it is -1"),
+        ("1.5", "`crop` must be an integer, but it is 1.5"),
+        (":yes", "`crop` must be an integer"),
+    ],
+)
+def test_a_bad_crop_is_refused_like_a_bad_batch(value: str, message: str) -> None:
+    with pytest.raises(SpecError) as caught:
+        classifier(f"crop = {value}")
+    (diagnostic,) = caught.value.diagnostics
+    assert (diagnostic.code, diagnostic.line, diagnostic.column) == ("E081", 4, 16)
+    assert diagnostic.message.startswith(message)
+    assert "c.ode:4:16: error[E081]" in caught.value.rendered
+
+
+def test_crop_is_for_image_data_sets_only() -> None:
+    with pytest.raises(SpecError) as caught:
+        check_text(DATA_FLOW.format(D=2, source="Moons()", options="crop = 1"), "m.ode")
+    (diagnostic,) = caught.value.diagnostics
+    assert (diagnostic.code, diagnostic.line, diagnostic.column) == ("E080", 4, 9)
+    assert diagnostic.message == "`crop` applies to images only, and `Moons` gives no images"
+    assert "`Digits`, `MNIST`" in diagnostic.help
+    assert diagnostic.notes[0].span.line == 3  # the data set
+    assert check_text(DATA_FLOW.format(D=2, source="Moons()", options="")).data.crop == 0

@@ -106,6 +106,7 @@ def test_cnf_density_target(models) -> None:
 
 def test_odenet_digits(models) -> None:
     model = models["odenet_digits"]
+    assert (model.data.dataset, model.data.crop, model.train.batch) == ("Digits", 1, 128)
     networks = {n.name: n for n in model.networks}
     assert networks["f"].takes_time and not networks["down"].takes_time
     assert networks["down"].in_shape == (1, 8, 8) and networks["down"].out_shape == (32, 8, 8)

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -22,6 +23,7 @@ from odedsl.training import (
     read_checkpoint,
     train,
 )
+from odedsl.training.sources import Transform
 
 from .workers import regression_config, regression_data, regression_model
 
@@ -147,20 +149,34 @@ def epoch_config(epochs: int) -> TrainConfig:
     return regression_config(None, epochs=epochs)
 
 
-def epoch_data() -> TensorBatches:
+def jitter(batch: dict[str, torch.Tensor], rng: np.random.Generator) -> dict[str, torch.Tensor]:
+    """A data augmentation: noise on the inputs, drawn from the batch's generator."""
+    noise = torch.as_tensor(rng.normal(0.0, 0.1, tuple(batch["x"].shape)), dtype=torch.float32)
+    return {**batch, "x": batch["x"] + noise}
+
+
+def epoch_data(transform: Transform | None = None) -> TensorBatches:
     generator = torch.Generator().manual_seed(0)
     x = torch.randn(100, 2, generator=generator)
-    return TensorBatches({"x": x, "y": torch.sin(x[:, :1] * x[:, 1:])}, batch_size=16)
+    return TensorBatches(
+        {"x": x, "y": torch.sin(x[:, :1] * x[:, 1:])}, batch_size=16, transform=transform
+    )
 
 
-def test_sigterm_mid_epoch_resumes_exactly_and_restores_handlers(tmp_path):
+@pytest.mark.parametrize("transform", [None, jitter], ids=["plain", "augmented"])
+def test_sigterm_mid_epoch_resumes_exactly_and_restores_handlers(transform, tmp_path):
     """Epoch data (7 batches per epoch, the last one short): SIGTERM after step 11, in the
-    middle of epoch 2 and of a logging window (every 5 steps)."""
+    middle of epoch 2 and of a logging window (every 5 steps). Augmented batches resume too:
+    their generator depends on the batch's position, not on what was drawn before."""
     before = signal.getsignal(signal.SIGTERM)
     stopped = tmp_path / "stopped"
     model = regression_model()
     result = train(
-        model, epoch_data(), epoch_config(3), stopped, progress=SignalAt(11, signal.SIGTERM)
+        model,
+        epoch_data(transform),
+        epoch_config(3),
+        stopped,
+        progress=SignalAt(11, signal.SIGTERM),
     )
     assert signal.getsignal(signal.SIGTERM) is before
     assert (result.status, result.step) == ("interrupted", 11)
@@ -168,9 +184,9 @@ def test_sigterm_mid_epoch_resumes_exactly_and_restores_handlers(tmp_path):
     assert (saved["epoch"], saved["batch_in_epoch"]) == (1, 4)
 
     resumed = regression_model()
-    result = train(resumed, epoch_data(), epoch_config(3), stopped, resume=True)
+    result = train(resumed, epoch_data(transform), epoch_config(3), stopped, resume=True)
     straight = regression_model()
-    train(straight, epoch_data(), epoch_config(3), tmp_path / "straight")
+    train(straight, epoch_data(transform), epoch_config(3), tmp_path / "straight")
     assert (result.status, result.step) == ("completed", 21)
     assert_same_state(resumed, straight)
     assert records_without_time(stopped) == records_without_time(tmp_path / "straight")

@@ -1,4 +1,4 @@
-"""Data sources: shards partition the global batch; epochs reshuffle reproducibly."""
+"""Data sources: shards partition the global batch; epochs reshuffle and augment reproducibly."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import torch
 
 from odedsl.data import sample
 from odedsl.training import ConfigError, StreamingBatches, TensorBatches, numpy_sampler
+from odedsl.training.rng import batch_rng
 
 
 @pytest.fixture
@@ -55,3 +56,40 @@ def test_numpy_sampler_follows_the_torch_generator():
     assert first.shape == (64, 2) and first.dtype == torch.float32
     assert torch.equal(first, again) and not torch.equal(first, other)
     assert np.isfinite(first.numpy()).all()
+
+
+def test_a_transform_sees_each_global_batch_with_its_positions_generator():
+    tensors = {"i": torch.arange(50), "x": torch.arange(50.0)}
+    seen: list[tuple[int, np.random.Generator]] = []
+
+    def shift(batch: dict[str, torch.Tensor], rng: np.random.Generator) -> dict[str, torch.Tensor]:
+        seen.append((len(batch["i"]), rng))
+        return {**batch, "x": batch["x"] + torch.as_tensor(rng.integers(0, 100, len(batch["x"])))}
+
+    plain = TensorBatches(tensors, batch_size=8, seed=4)
+    augmented = TensorBatches(tensors, batch_size=8, seed=4, transform=shift)
+    for source in (plain, augmented):
+        source.set_epoch(2)
+    for index, (before, after) in enumerate(zip(plain, augmented, strict=True)):
+        assert torch.equal(before["i"], after["i"])  # the same rows, other keys untouched
+        offsets = batch_rng(4, 2, index).integers(0, 100, len(before["x"]))
+        assert torch.equal(after["x"], before["x"] + torch.as_tensor(offsets))
+    assert [size for size, _ in seen] == [8] * 6 + [2]
+    # Reading the epoch again (as a resumed run does) gives the same batches.
+    again = list(augmented)
+    augmented.set_epoch(2)
+    assert all(torch.equal(a["x"], b["x"]) for a, b in zip(again, augmented, strict=True))
+    augmented.set_epoch(3)
+    assert not torch.equal(next(iter(augmented))["x"], again[0]["x"])
+
+
+def test_shards_of_augmented_batches_together_are_the_global_batch():
+    def flip(batch: dict[str, torch.Tensor], rng: np.random.Generator) -> dict[str, torch.Tensor]:
+        return {"i": batch["i"] * torch.as_tensor(rng.choice([-1, 1], len(batch["i"])))}
+
+    data = TensorBatches({"i": torch.arange(1, 51)}, batch_size=8, seed=4, transform=flip)
+    shards = [data.shard(rank, 2) for rank in range(2)]
+    assert all(shard.transform is flip for shard in shards)
+    for whole, *pieces in zip(data, *shards, strict=True):
+        # every row keeps the sign the single-process run gives it
+        assert sorted(torch.cat([p["i"] for p in pieces]).tolist()) == sorted(whole["i"].tolist())
