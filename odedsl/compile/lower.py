@@ -197,6 +197,7 @@ def _latent(spec: ir.CheckedModel, generated: dict[str, GeneratedFunction]) -> L
         prior_std=_constant(prior["std"], "the prior's std"),
         objective=spec.train.objective,
         samples=spec.train.samples,
+        kl_warmup=spec.train.kl_warmup,
         t0=condition.time,
         intensity=intensity,
         intensity_link=link,

@@ -4,7 +4,8 @@
 solver options (``method``, ``rtol``, ``atol``, ``step_size``, ``gradient``, ``trace``,
 ``max_num_steps``) apply to training and evaluation; ``eval_<option>`` to evaluation only;
 training options (``steps``, ``epochs``, ``batch``, ``seed``, ``kinetic``, ``jacobian``,
-``warmup``, ``samples``, ``objective``) and ``lr`` (the optimizer's learning rate) to training.
+``warmup``, ``samples``, ``kl_warmup``, ``objective``) and ``lr`` (the optimizer's learning
+rate) to training; ``kl_warmup`` only to latent models.
 Values are validated against the language catalogue (``odedsl.lang.builtins``): allowed
 symbols (``"rk4"`` or ``":rk4"``), integer or positive bounds; a bad one raises ``ValueError``
 naming the override and what it accepts.
@@ -139,6 +140,10 @@ def _train(spec: ir.CheckedModel, changes: dict[str, Any]) -> ir.TrainSettings:
         raise ValueError("steps and epochs both set the length of training: pass one")
     if "epochs" in changes and spec.kind == "flow_density":
         raise ValueError("epochs: a flow matching a target density has no data; use steps")
+    if "kl_warmup" in changes and spec.kind != "latent":
+        raise ValueError(
+            f"kl_warmup: only latent models weight a KL term, and {spec.name} is a {spec.title}"
+        )
     fields: dict[str, Any] = {k: v for k, v in changes.items() if k != "lr"}
     if "steps" in changes:
         fields["epochs"] = None

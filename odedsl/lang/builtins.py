@@ -494,6 +494,13 @@ TRAIN_OPTIONS: dict[str, Arg] = {
         Arg("batch", "int", 128, bound="> 0", doc="examples (or base samples) per step"),
         Arg("seed", "int", 0, bound=">= 0"),
         Arg("samples", "int", 1, bound="> 0", doc="posterior samples per example (elbo, iwae)"),
+        Arg(
+            "kl_warmup",
+            "int",
+            0,
+            bound=">= 0",
+            doc="steps over which a latent model's KL weight rises linearly from 0 to 1",
+        ),
     )
 }
 DEFAULT_STEPS = 1000

@@ -435,7 +435,8 @@ class Schedule:
 class TrainSettings:
     """Validated training options. Exactly one of ``steps`` and ``epochs`` is set. ``batch``
     is the examples per step (from `data` or `train`), or base samples per step for density
-    matching."""
+    matching. ``samples`` and ``kl_warmup`` (steps over which the KL weight rises linearly
+    from 0 to 1; 0: none) apply to latent models."""
 
     objective: str
     objective_inferred: bool
@@ -449,6 +450,7 @@ class TrainSettings:
     batch: int
     seed: int
     samples: int
+    kl_warmup: int
 
 
 # -- the model ---------------------------------------------------------------------------------

@@ -244,11 +244,17 @@ def _solver(
     )
 
 
-def _no_effect(env: Env, given: _Given, message: str) -> None:
-    env.reporter.warning("W004", message, given.statement.loc)
+def _no_effect(env: Env, given: _Given, message: str, *, help: str | None = None) -> None:
+    env.reporter.warning("W004", message, given.statement.loc, help=help)
 
 
 # -- training --------------------------------------------------------------------------------------
+
+_LATENT_ONLY = {
+    "samples": "`samples` counts the posterior draws of a latent model's bound",
+    "kl_warmup": "`kl_warmup` ramps the weight of the KL term of a latent model's bound",
+}
+"""The `train` options that only latent models read, with what they do."""
 
 
 def check_train(
@@ -299,8 +305,14 @@ def check_train(
     if not isinstance(schedule, ir.Schedule):
         schedule = ir.Schedule(schedule)  # type: ignore[arg-type]
     _check_milestones(env, given, schedule, values)
-    if "samples" in given and kind != "latent":
-        _no_effect(env, given["samples"], "`samples` only applies to latent models")
+    for name, what in _LATENT_ONLY.items():
+        if name in given and kind != "latent":
+            _no_effect(
+                env,
+                given[name],
+                f"`{name}` only applies to latent models",
+                help=f"{what}, and this is {NOUNS[kind]}: remove `{name}`",
+            )
     for name in ("kinetic", "jacobian"):
         if name in given and not ode:
             _no_effect(env, given[name], f"`{name}` regularizes an ODE; a discrete flow has none")
@@ -317,6 +329,7 @@ def check_train(
         values["batch"],  # type: ignore[arg-type]
         values["seed"],  # type: ignore[arg-type]
         values["samples"],  # type: ignore[arg-type]
+        values["kl_warmup"],  # type: ignore[arg-type]
     )
 
 

@@ -22,7 +22,7 @@ def _rows(model: ir.CheckedModel) -> list[tuple[str, str]]:
             ("parameters", _parameters(model)),
             *(("network", _network(n)) for n in model.networks),
             ("objective", _objective(model.train)),
-            ("training", _training(model.train)),
+            ("training", _training(model.train, model.kind)),
         ]
     return [
         ("data", _data(model.data)),
@@ -34,7 +34,7 @@ def _rows(model: ir.CheckedModel) -> list[tuple[str, str]]:
         ("solver", _solver(model.solver)),
         ("evaluation", _evaluation(model)),
         ("trace", _trace(model.solver)),
-        ("training", _training(model.train)),
+        ("training", _training(model.train, model.kind)),
     ]
 
 
@@ -119,7 +119,7 @@ def _trace(solver: ir.SolverSettings) -> str:
     return f":{solver.trace}, because {solver.trace_reason}" if solver.trace else ""
 
 
-def _training(train: ir.TrainSettings) -> str:
+def _training(train: ir.TrainSettings, kind: str) -> str:
     optimizer = train.optimizer
     options = "".join(
         f", {k} = {_value(v)}" for k, v in optimizer.options.items() if v not in (0, 0.0, False)
@@ -134,6 +134,8 @@ def _training(train: ir.TrainSettings) -> str:
         for name, value in (("kinetic", train.kinetic), ("jacobian", train.jacobian))
         if value
     )
+    if train.kl_warmup and kind == "latent":  # other kinds have no KL term (W004)
+        extras += f", KL warm-up over {train.kl_warmup} steps"
     return (
         f"{optimizer.name}(lr = {number(optimizer.lr)}{options}), {length}, batch {train.batch}, "
         f"schedule {schedule}, seed {train.seed}{extras}"

@@ -60,6 +60,14 @@ def test_resume_continues_to_the_total(run: Path) -> None:
     assert steps[-1] == 8
 
 
+def test_show_applies_a_kl_warmup_setting(capsys: pytest.CaptureFixture[str]) -> None:
+    latent = SPEC.with_name("latent_spirals.ode")
+    assert main(["show", str(latent), "--set", "kl_warmup=300"]) == 0
+    assert "KL warm-up over 300 steps" in capsys.readouterr().out
+    assert main(["show", str(latent), "--set", "kl_warmup=-3"]) != 0
+    assert "kl_warmup must not be negative, got -3" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [

@@ -39,6 +39,10 @@ DIGITS = SPECS / "odenet_digits.ode"
         ({"lr": 0}, "lr must be positive"),
         ({"kinetic": float("nan")}, "kinetic must be a finite number"),
         ({"steps": 10, "epochs": 2}, "pass one"),
+        ({"kl_warmup": -1}, "kl_warmup must not be negative"),
+        ({"kl_warmup": 2.5}, "kl_warmup must be an integer"),
+        ({"kl_warmup": "500"}, "kl_warmup must be an integer"),
+        ({"kl_warmup": 10}, "kl_warmup: only latent models weight a KL term"),
     ],
 )
 def test_bad_overrides_are_refused_by_name(overrides, message):
@@ -55,6 +59,12 @@ def test_fixed_step_override_needs_a_step_size():
 def test_trace_override_on_a_classifier_is_refused():
     with pytest.raises(ValueError, match="only flows compute a trace"):
         compile(DIGITS, trace="exact")
+
+
+def test_kl_warmup_override_reaches_the_latent_model():
+    assert compile(SPECS / "latent_spirals.ode").kl_warmup == 0
+    model = compile(SPECS / "latent_spirals.ode", kl_warmup=250)
+    assert model.kl_warmup == 250 and model.spec.train.kl_warmup == 250
 
 
 def test_overrides_reach_the_model():

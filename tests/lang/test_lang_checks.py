@@ -4,6 +4,7 @@ strategy, solver and training options, time-dependent parameters, and error coll
 from __future__ import annotations
 
 from itertools import pairwise
+from pathlib import Path
 
 import pytest
 import torch
@@ -269,6 +270,21 @@ def classifier(options: str, source: str = "(x, y) ~ Digits()", side: int = 8) -
     return check_text(text, "c.ode")
 
 
+LATENT_SPIRALS = Path(__file__).parents[2] / "specs" / "latent_spirals.ode"
+
+
+def latent(option: str) -> ir.CheckedModel:
+    """The reference latent spec with ``option`` added to `train` (before `steps`)."""
+    text = LATENT_SPIRALS.read_text(encoding="utf-8")
+    text = text.replace("        steps = 4000\n", f"        {option}\n        steps = 4000\n")
+    return check_text(text, "l.ode")
+
+
+STEPS_LINE = 1 + LATENT_SPIRALS.read_text(encoding="utf-8").splitlines().index(
+    "        steps = 4000"
+)
+
+
 def test_crop_of_training_images_reaches_the_model_and_its_summary() -> None:
     model = classifier("crop = 2\n        batch = 64")
     assert (model.data.dataset, model.data.crop, model.train.batch) == ("Digits", 2, 64)
@@ -280,20 +296,30 @@ def test_crop_of_training_images_reaches_the_model_and_its_summary() -> None:
 
 
 @pytest.mark.parametrize(
-    ("value", "message"),
+    ("option", "value", "message"),
     [
-        ("-1", "`crop` must not be negative, but it is -1"),
-        ("1.5", "`crop` must be an integer, but it is 1.5"),
-        (":yes", "`crop` must be an integer"),
+        ("crop", "-1", "`crop` must not be negative, but it is -1"),
+        ("crop", "1.5", "`crop` must be an integer, but it is 1.5"),
+        ("crop", ":yes", "`crop` must be an integer"),
+        ("kl_warmup", "-1", "`kl_warmup` must not be negative, but it is -1"),
+        ("kl_warmup", "2.5", "`kl_warmup` must be an integer, but it is 2.5"),
+        ("kl_warmup", ":linear", "`kl_warmup` must be an integer"),
     ],
 )
-def test_a_bad_crop_is_refused_like_a_bad_batch(value: str, message: str) -> None:
+def test_a_bad_crop_or_kl_warmup_is_refused_at_its_value(
+    option: str, value: str, message: str
+) -> None:
+    # `crop` is on line 4 of the classifier's `data`; `kl_warmup` goes before `steps`
+    make, (path, line, column) = {
+        "crop": (classifier, ("c.ode", 4, 16)),
+        "kl_warmup": (latent, ("l.ode", STEPS_LINE, 21)),
+    }[option]
     with pytest.raises(SpecError) as caught:
-        classifier(f"crop = {value}")
+        make(f"{option} = {value}")
     (diagnostic,) = caught.value.diagnostics
-    assert (diagnostic.code, diagnostic.line, diagnostic.column) == ("E081", 4, 16)
+    assert (diagnostic.code, diagnostic.line, diagnostic.column) == ("E081", line, column)
     assert diagnostic.message.startswith(message)
-    assert "c.ode:4:16: error[E081]" in caught.value.rendered
+    assert f"{path}:{line}:{column}: error[E081]" in caught.value.rendered
 
 
 def test_crop_is_for_image_data_sets_only() -> None:
@@ -305,3 +331,23 @@ def test_crop_is_for_image_data_sets_only() -> None:
     assert "`Digits`, `MNIST`" in diagnostic.help
     assert diagnostic.notes[0].span.line == 3  # the data set
     assert check_text(DATA_FLOW.format(D=2, source="Moons()", options="")).data.crop == 0
+
+
+def test_kl_warmup_reaches_the_training_settings_and_the_summary() -> None:
+    model = latent("kl_warmup = 500")
+    assert model.train.kl_warmup == 500 and not model.warnings
+    assert summarize(model).endswith("seed 0, KL warm-up over 500 steps")
+    plain = check_text(LATENT_SPIRALS.read_text(encoding="utf-8"), "l.ode")
+    assert plain.train.kl_warmup == 0 and "warm-up" not in summarize(plain)
+
+
+def test_kl_warmup_has_no_effect_outside_latent_models() -> None:
+    text = FLOW.format(D=2, rhs="f(z)", solver="method = :dopri5")
+    text = text[: text.rstrip().rfind("end")] + "    train\n        kl_warmup = 10\n    end\nend\n"
+    model = check_text(text, "f.ode")
+    (warning,) = model.warnings
+    line = text.splitlines().index("        kl_warmup = 10") + 1
+    assert (warning.code, warning.line, warning.column) == ("W004", line, 9)
+    assert warning.message == "`kl_warmup` only applies to latent models"
+    assert "a flow matching a target density: remove `kl_warmup`" in warning.help
+    assert model.train.kl_warmup == 10 and "warm-up" not in summarize(model)

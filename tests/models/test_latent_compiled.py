@@ -1,13 +1,18 @@
-"""A compiled latent spec respects masks: padding and batch-mates do not change a series' loss."""
+"""A compiled latent spec respects masks: padding and batch-mates do not change a series' loss;
+its `kl_warmup` ramps the KL weight of the loss and resumes with the run."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
 import torch
 
 import odedsl
+from odedsl.compile import build_data, train_config
+from odedsl.data import load
+from odedsl.training import RunFolder, train
 
 SPEC = Path(__file__).resolve().parents[2] / "specs" / "latent_spirals.ode"
 DTYPE = torch.float64
@@ -68,3 +73,55 @@ def test_an_encoder_that_mixes_padded_steps_is_refused() -> None:
     _, batch = padded_batch()
     with pytest.raises(ValueError, match="outside a sequence network"):
         model.loss(batch)
+
+
+def warming_up(kl_warmup: int, **overrides):
+    """The reference latent spec with `kl_warmup` in `train`, a constant learning rate (so a
+    short run stops where a long one passes) and 24 series, compiled in float64."""
+    text = SPEC.read_text(encoding="utf-8")
+    text = text.replace("schedule = :cosine", f"kl_warmup = {kl_warmup}")
+    text = text.replace("Spirals2D(n = 1000", "Spirals2D(n = 24")
+    return odedsl.compile(text, **overrides).double()
+
+
+def test_the_loss_at_step_s_weights_the_kl_term_by_min_1_s_over_warmup() -> None:
+    model = warming_up(4)
+    assert model.kl_warmup == 4 and model.spec.train.kl_warmup == 4
+    data = load("Spirals2D", split="train", n=3, observed=6, seed=1)
+    batch = {key: torch.as_tensor(data[key], dtype=DTYPE) for key in ("ts", "x")}
+    model.train()
+    checked = 0
+    for step in range(7):  # each training-mode loss is one step of the warm-up
+        torch.manual_seed(step)
+        output = model.loss(batch)
+        if step not in (1, 6):
+            continue
+        torch.manual_seed(step)  # the same posterior draw; the weight leaves the pieces alone
+        pieces = model.bound(batch, kl_weight=0.0)
+        reconstruction, kl = pieces.observation_log_likelihood.mean(0), pieces.kl
+        weight = min(1.0, step / 4)
+        assert output.metrics["kl_weight"] == weight
+        torch.testing.assert_close(output.loss, -(reconstruction - weight * kl).mean())
+        checked += 1
+        assert float(kl.mean().detach()) > 1e-3  # the weight matters: the check bites
+    assert checked == 2 and int(model.step) == 7
+
+
+def test_a_resumed_run_continues_the_kl_warmup_where_it_stopped(tmp_path: Path) -> None:
+    def trained(folder: Path, steps: int, resume: bool = False):
+        model = warming_up(8, batch=8, steps=6)
+        config = dataclasses.replace(train_config(model.spec), log_every=1)
+        train(
+            model, build_data(model.spec, "train"), config.with_length(steps), folder, resume=resume
+        )
+        weights = [record["kl_weight"] for record in RunFolder(folder).read_metrics()]
+        return model, weights
+
+    straight, straight_weights = trained(tmp_path / "straight", 6)
+    assert straight_weights == [step / 8 for step in range(6)]
+    stopped, _ = trained(tmp_path / "resumed", 3)
+    assert (int(stopped.step), stopped.kl_weight) == (3, 3 / 8)
+    resumed, weights = trained(tmp_path / "resumed", 6, resume=True)
+    assert weights == straight_weights  # step 3 logs 3/8 after the resume, not 0
+    assert int(resumed.step) == int(straight.step) == 6
+    assert resumed.kl_weight == straight.kl_weight == 6 / 8
