@@ -123,7 +123,8 @@ def latent(request):
 
 def test_latent_dynamics_decoder_and_intensity_match_the_reference(latent):
     activation = DECODER_ACTIVATION[latent.spec.name]
-    z = torch.randn(5, 7, 4, dtype=torch.float64)  # (samples, series, L): any leading axes
+    size = latent.spec.states[0].shape[0]  # L
+    z = torch.randn(5, 7, size, dtype=torch.float64)  # (samples, series, L): any leading axes
     t = torch.tensor(1.3, dtype=torch.float64)
     f = latent.generated["dynamics"].net_f
     torch.testing.assert_close(latent.field.dynamics(t, z), mlp(f, z, F.elu), **TIGHT)

@@ -45,7 +45,7 @@ def test_reference_spec_checks_without_warnings(models, name: str) -> None:
         ("planar_density", "flow_density", "kl", {}),
         ("odenet_digits", "classifier", "cross_entropy", {"h": (32, 8, 8)}),
         ("odenet_mnist", "classifier", "cross_entropy", {"h": (64, 6, 6)}),
-        ("latent_spirals", "latent", "elbo", {"z": (4,)}),
+        ("latent_spirals", "latent", "elbo", {"z": (6,)}),
         ("poisson_events", "latent", "elbo", {"z": (4,)}),
     ],
 )
@@ -106,7 +106,7 @@ def test_cnf_density_target(models) -> None:
 
 def test_odenet_digits(models) -> None:
     model = models["odenet_digits"]
-    assert (model.data.dataset, model.data.crop, model.train.batch) == ("Digits", 1, 128)
+    assert (model.data.dataset, model.data.crop, model.train.batch) == ("Digits", 0, 32)
     networks = {n.name: n for n in model.networks}
     assert networks["f"].takes_time and not networks["down"].takes_time
     assert networks["down"].in_shape == (1, 8, 8) and networks["down"].out_shape == (32, 8, 8)
@@ -129,12 +129,12 @@ def test_odenet_mnist_schedule_and_strided_stem(models) -> None:
 def test_latent_spirals(models) -> None:
     model = models["latent_spirals"]
     (latent,) = model.latents
-    assert (latent.name, latent.shape) == ("z0", (4,))
+    assert (latent.name, latent.shape) == ("z0", (6,))
     assert latent.prior.family == latent.posterior.family == "Normal"
     (assignment,) = model.encoder
-    assert assignment.names == ("μ", "logσ²") and assignment.shapes == ((4,), (4,))
+    assert assignment.names == ("μ", "logσ²") and assignment.shapes == ((6,), (6,))
     assert model.dynamics.initial[0].value == ir.Var(
-        model.dynamics.initial[0].value.loc, (4,), "z0", "latent"
+        model.dynamics.initial[0].value.loc, (6,), "z0", "latent"
     )
     (observation,) = model.likelihood
     assert (observation.time_var, observation.times) == ("t", "ts")

@@ -55,9 +55,10 @@ def padded_batch() -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
 def test_compiled_encoder_skips_padding_and_ignores_batch_mates(encoder: str) -> None:
     model = compiled(encoder)
     alone, batch = padded_batch()
-    noise = torch.randn(2, 3, 4, generator=torch.Generator().manual_seed(5), dtype=DTYPE)
+    size = model.spec.states[0].shape[0]  # L
+    noise = torch.randn(2, 3, size, generator=torch.Generator().manual_seed(5), dtype=DTYPE)
     single = model.bound(alone, samples=2, noise=noise[:, :1])
-    together = model.bound(batch, samples=2, noise=noise[:, :1].expand(2, 3, 4).clone())
+    together = model.bound(batch, samples=2, noise=noise[:, :1].expand(2, 3, size).clone())
     torch.testing.assert_close(together.value[:1], single.value, rtol=1e-7, atol=1e-7)
     # The same padding read as data (no mask) changes the series' posterior: the check bites.
     mean_alone, _ = model.encode(model._batch(alone)[0])
