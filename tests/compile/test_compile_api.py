@@ -127,7 +127,7 @@ def test_spec_errors_pass_through():
 
 def test_what_the_compiler_cannot_build_is_reported_at_its_place(tmp_path):
     # The checks accept a latent ODE's noise σ given as a parameter; the compiler needs a
-    # number and says so with E100 at the σ of line 34, column 38.
+    # number and says so with E100 at that σ.
     text = (SPECS / "latent_spirals.ode").read_text(encoding="utf-8")
     text = text.replace("Normal(dec(z(t)), 0.3)", "Normal(dec(z(t)), s)")
     text = text.replace(
@@ -139,7 +139,10 @@ def test_what_the_compiler_cannot_build_is_reported_at_its_place(tmp_path):
     with pytest.raises(SpecError) as raised:
         compile(path)
     message = str(raised.value)
-    assert f"{path}:34:38: error[E100]: the observation noise σ must be a number" in message
+    line, row = next((n, row) for n, row in enumerate(text.splitlines(), 1) if "), s)" in row)
+    column = row.index("s)") + 1
+    expected = f"{path}:{line}:{column}: error[E100]: the observation noise σ must be a number"
+    assert expected in message
     assert "x[t] ~ Normal(dec(z(t)), s)" in message
 
 
@@ -156,7 +159,9 @@ def test_training_data_and_configuration():
 
     digits = odedsl.check(DIGITS)
     train, test = build_data(digits), build_data(digits, "test")
-    assert isinstance(train, TensorBatches) and len(train) == math.ceil(1347 / 128)
+    # 1347 training images in batches of the spec's size (the last one short)
+    batches = math.ceil(1347 / digits.train.batch)
+    assert isinstance(train, TensorBatches) and len(train) == batches
     assert not test.shuffle and test.rows == 450
     config = train_config(digits)
     assert (config.epochs, config.optimizer.name, config.optimizer.kwargs["momentum"]) == (
@@ -179,8 +184,12 @@ def shifted(image: torch.Tensor, down: int, right: int) -> torch.Tensor:
     return padded[1 - down : 1 - down + height, 1 - right : 1 - right + width]
 
 
-def test_training_images_are_randomly_cropped_and_test_images_are_not():
-    digits = odedsl.check(DIGITS)
+def test_training_images_are_randomly_cropped_and_test_images_are_not(tmp_path):
+    text = DIGITS.read_text(encoding="utf-8").replace(
+        "batch = 32\n", "batch = 32\n        crop = 1\n"
+    )
+    (tmp_path / "cropped.ode").write_text(text, encoding="utf-8")
+    digits = odedsl.check(tmp_path / "cropped.ode")
     assert digits.data.crop == 1
     uncropped = dataclasses.replace(digits, data=dataclasses.replace(digits.data, crop=0))
     train, plain, test = build_data(digits), build_data(uncropped), build_data(digits, "test")
