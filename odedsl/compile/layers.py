@@ -30,6 +30,7 @@ from itertools import pairwise
 
 import torch
 from torch import Tensor, nn
+from torch.nn import functional as F
 
 from odedsl.solvers import odeint
 
@@ -125,7 +126,12 @@ class Conv(nn.Conv2d):
 
 class ConcatConv(nn.Module):
     """``ConcatConv(in => out, kernel, stride = 1, pad = 0)``: appends t as a constant first
-    channel, then convolves ``in + 1`` channels to ``out`` (the paper's ODE-Net layer)."""
+    channel, then convolves ``in + 1`` channels to ``out`` (the paper's ODE-Net layer).
+
+    Computed without the concatenation, by linearity: the state's channels convolved with
+    their part of the kernel, plus ``t`` times the time channel's kernel convolved with one
+    image of ones (which carries the zero padding's border effects); about a quarter faster
+    forward and backward than convolving the concatenated tensor."""
 
     takes_time = True
 
@@ -137,8 +143,12 @@ class ConcatConv(nn.Module):
         self.conv = Conv(in_channels + 1, out_channels, kernel, stride=stride, pad=pad)
 
     def forward(self, t: Tensor | float, h: Tensor) -> Tensor:
-        time_channel = torch.ones_like(h[:, :1]) * t
-        return self.conv(torch.cat([time_channel, h], dim=1))
+        conv = self.conv
+        weight = conv.weight
+        state = F.conv2d(h, weight[:, 1:], conv.bias, conv.stride, conv.padding)
+        ones = torch.ones_like(h[:1, :1])
+        time = F.conv2d(ones, weight[:, :1], None, conv.stride, conv.padding)
+        return state + time * t
 
 
 class GroupNorm(nn.GroupNorm):

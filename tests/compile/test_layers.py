@@ -83,6 +83,27 @@ def test_concat_conv_appends_t_as_a_constant_first_channel():
     torch.testing.assert_close(out, torch.full((4, 1, 3, 3), 0.5 * 36.0))
 
 
+@pytest.mark.parametrize(("stride", "pad"), [(1, 0), (1, 1), (2, 1), (2, 2)])
+def test_concat_conv_equals_convolving_the_concatenated_time_channel(stride, pad):
+    """The layer skips the concatenation (linearity); values and gradients must equal the
+    convolution of ``[t, h]`` on every border (float64, round-off only)."""
+    generator = torch.Generator().manual_seed(3)
+    layer = ConcatConv(3, 4, 3, stride=stride, pad=pad).double()
+    h = torch.randn(2, 3, 7, 7, generator=generator, dtype=torch.float64, requires_grad=True)
+    t = torch.tensor(0.7, dtype=torch.float64, requires_grad=True)
+    conv = layer.conv
+    joined = torch.cat([torch.ones_like(h[:, :1]) * t, h], 1)
+    expected = torch.nn.functional.conv2d(joined, conv.weight, conv.bias, stride, pad)
+    out = layer(t, h)
+    torch.testing.assert_close(out, expected, rtol=1e-12, atol=1e-12)
+    cotangent = torch.randn(out.shape, generator=generator, dtype=torch.float64)
+    inputs = (h, t, conv.weight, conv.bias)
+    got = torch.autograd.grad(out, inputs, cotangent)
+    want = torch.autograd.grad(expected, inputs, cotangent)
+    for a, b in zip(got, want, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
+
+
 def test_chain_with_a_time_layer_requires_t():
     chain = Chain(ConcatConv(1, 1, 1))
     with pytest.raises(TypeError, match=r"chain\(t, x\)"):
