@@ -149,14 +149,18 @@ class ODEClassifier(LabelClassifier):
         """Logits (batch, classes), or (batch,) log-odds for a Bernoulli likelihood."""
         x = self._cast(x)
         settings = settings or (self.train_solver if self.training else self.eval_solver)
-        h0 = self.encoder(x)
+        final, self.stats = self.solve_block(self.encoder(x), settings)
+        return self.readout(final)
+
+    def solve_block(self, h0: Any, settings: SolverSettings) -> tuple[Any, SolverStats]:
+        """The ODE block from ``h0`` (a tensor or a tuple) at ``t0`` to its state at ``t1``,
+        with the solve's statistics."""
         like = h0[0] if isinstance(h0, tuple) else h0
         times = torch.tensor([self.t0, self.t1], dtype=like.dtype, device=like.device)
         solution = settings.solve(self.dynamics, h0, times)
-        self.stats = solution.stats
         ys = solution.ys
         final = tuple(y[-1] for y in ys) if isinstance(ys, tuple) else ys[-1]
-        return self.readout(final)
+        return final, solution.stats
 
     def evaluation_logits(self, x: Tensor) -> Tensor:
         """Logits with the evaluation solver."""
