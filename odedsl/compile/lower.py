@@ -198,6 +198,7 @@ def _latent(spec: ir.CheckedModel, generated: dict[str, GeneratedFunction]) -> L
         objective=spec.train.objective,
         samples=spec.train.samples,
         kl_warmup=spec.train.kl_warmup,
+        encoder_window=spec.train.encoder_window,
         t0=condition.time,
         intensity=intensity,
         intensity_link=link,

@@ -4,8 +4,9 @@
 solver options (``method``, ``rtol``, ``atol``, ``step_size``, ``gradient``, ``trace``,
 ``max_num_steps``) apply to training and evaluation; ``eval_<option>`` to evaluation only;
 training options (``steps``, ``epochs``, ``batch``, ``seed``, ``kinetic``, ``jacobian``,
-``warmup``, ``samples``, ``kl_warmup``, ``objective``) and ``lr`` (the optimizer's learning
-rate) to training; ``kl_warmup`` only to latent models.
+``warmup``, ``samples``, ``kl_warmup``, ``encoder_window``, ``objective``) and ``lr`` (the
+optimizer's learning rate) to training; ``samples``, ``kl_warmup`` and ``encoder_window``
+only to latent models.
 Values are validated against the language catalogue (``odedsl.lang.builtins``): allowed
 symbols (``"rk4"`` or ``":rk4"``), integer or positive bounds; a bad one raises ``ValueError``
 naming the override and what it accepts.
@@ -20,7 +21,14 @@ from typing import Any
 
 from odedsl.errors import SpecError
 from odedsl.lang import model as ir
-from odedsl.lang.builtins import EVAL_OPTIONS, METHODS, SOLVER_OPTIONS, TRAIN_OPTIONS, Arg
+from odedsl.lang.builtins import (
+    EVAL_OPTIONS,
+    LATENT_TRAIN_OPTIONS,
+    METHODS,
+    SOLVER_OPTIONS,
+    TRAIN_OPTIONS,
+    Arg,
+)
 from odedsl.lang.diagnostics import Reporter, closest, render
 from odedsl.lang.kinds import OBJECTIVES
 from odedsl.lang.source import Source
@@ -80,10 +88,9 @@ def validate(name: str, value: Any) -> Any:
         raise ValueError(f"{name} must be an integer, got {value!r}")
     if not is_number or not math.isfinite(value):
         raise ValueError(f"{name} must be a finite number, got {value!r}")
-    if arg.bound == "> 0" and not value > 0:
-        raise ValueError(f"{name} must be positive, got {value!r}")
-    if arg.bound == ">= 0" and not value >= 0:
-        raise ValueError(f"{name} must not be negative, got {value!r}")
+    violation = arg.violation(value)
+    if violation:
+        raise ValueError(f"{name} {violation}, got {value!r}")
     return value if arg.kind == "int" else float(value)
 
 
@@ -140,10 +147,11 @@ def _train(spec: ir.CheckedModel, changes: dict[str, Any]) -> ir.TrainSettings:
         raise ValueError("steps and epochs both set the length of training: pass one")
     if "epochs" in changes and spec.kind == "flow_density":
         raise ValueError("epochs: a flow matching a target density has no data; use steps")
-    if "kl_warmup" in changes and spec.kind != "latent":
-        raise ValueError(
-            f"kl_warmup: only latent models weight a KL term, and {spec.name} is a {spec.title}"
-        )
+    for name, what in LATENT_TRAIN_OPTIONS.items():
+        if name in changes and spec.kind != "latent":
+            raise ValueError(
+                f"{name}: only latent models read it ({what}), and {spec.name} is a {spec.title}"
+            )
     fields: dict[str, Any] = {k: v for k, v in changes.items() if k != "lr"}
     if "steps" in changes:
         fields["epochs"] = None

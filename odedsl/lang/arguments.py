@@ -141,12 +141,9 @@ def _value(expr: nodes.Expr, arg: Arg, constants: Constants, what: str, code: st
             )
         return (float(start), float(end))
     value = _number(expr, kind, what, constants, code)
-    if arg.bound == "> 0" and not value > 0:
-        raise ConstantFold(code, f"{what} must be positive, but it is {number(value)}", expr.loc)
-    if arg.bound == ">= 0" and not value >= 0:
-        raise ConstantFold(
-            code, f"{what} must not be negative, but it is {number(value)}", expr.loc
-        )
+    violation = arg.violation(value)
+    if violation:
+        raise ConstantFold(code, f"{what} {violation}, but it is {number(value)}", expr.loc)
     return value
 
 

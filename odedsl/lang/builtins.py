@@ -40,7 +40,7 @@ REQUIRED = _Required()
 class Arg:
     """One argument of a built-in: its kind, default, allowed values and bound.
 
-    ``bound`` is one of ``""`` (none), ``"> 0"``, ``">= 0"``.
+    ``bound`` is one of ``""`` (none), ``"> 0"``, ``">= 0"``, ``"in (0, 1]"``.
     """
 
     name: str
@@ -53,6 +53,17 @@ class Arg:
     @property
     def required(self) -> bool:
         return self.default is REQUIRED
+
+    def violation(self, value: float) -> str | None:
+        """What a number breaking this argument's bound must be (``"must be positive"``),
+        or None when ``value`` is within it."""
+        if self.bound == "> 0" and not value > 0:
+            return "must be positive"
+        if self.bound == ">= 0" and not value >= 0:
+            return "must not be negative"
+        if self.bound == "in (0, 1]" and not 0 < value <= 1:
+            return "must be in (0, 1]"
+        return None
 
 
 SEED = Arg("seed", "int", 0, bound=">= 0", doc="random seed of the generator")
@@ -501,9 +512,22 @@ TRAIN_OPTIONS: dict[str, Arg] = {
             bound=">= 0",
             doc="steps over which a latent model's KL weight rises linearly from 0 to 1",
         ),
+        Arg(
+            "encoder_window",
+            "number",
+            1.0,
+            bound="in (0, 1]",
+            doc="least leading fraction of each series a latent model's encoder reads in training",
+        ),
     )
 }
 DEFAULT_STEPS = 1000
+LATENT_TRAIN_OPTIONS = {
+    "samples": "`samples` counts the posterior draws of a latent model's bound",
+    "kl_warmup": "`kl_warmup` ramps the weight of the KL term of a latent model's bound",
+    "encoder_window": "`encoder_window` shortens what a latent model's encoder reads in training",
+}
+"""The `train` options that only latent models read, with what they do."""
 
 # The options of `data` besides its source: `batch` is shared with `train`.
 DATA_OPTIONS: dict[str, Arg] = {

@@ -435,8 +435,9 @@ class Schedule:
 class TrainSettings:
     """Validated training options. Exactly one of ``steps`` and ``epochs`` is set. ``batch``
     is the examples per step (from `data` or `train`), or base samples per step for density
-    matching. ``samples`` and ``kl_warmup`` (steps over which the KL weight rises linearly
-    from 0 to 1; 0: none) apply to latent models."""
+    matching. ``samples``, ``kl_warmup`` (steps over which the KL weight rises linearly
+    from 0 to 1; 0: none) and ``encoder_window`` (the least leading fraction of each series
+    the encoder reads in training; 1: all of it) apply to latent models."""
 
     objective: str
     objective_inferred: bool
@@ -451,6 +452,7 @@ class TrainSettings:
     seed: int
     samples: int
     kl_warmup: int
+    encoder_window: float
 
 
 # -- the model ---------------------------------------------------------------------------------

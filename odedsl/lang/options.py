@@ -11,6 +11,7 @@ from odedsl.lang.arguments import INVALID, argument_value, bind_arguments
 from odedsl.lang.builtins import (
     DEFAULT_STEPS,
     EVAL_OPTIONS,
+    LATENT_TRAIN_OPTIONS,
     METHODS,
     OPTIMIZERS,
     SCHEDULES,
@@ -250,12 +251,6 @@ def _no_effect(env: Env, given: _Given, message: str, *, help: str | None = None
 
 # -- training --------------------------------------------------------------------------------------
 
-_LATENT_ONLY = {
-    "samples": "`samples` counts the posterior draws of a latent model's bound",
-    "kl_warmup": "`kl_warmup` ramps the weight of the KL term of a latent model's bound",
-}
-"""The `train` options that only latent models read, with what they do."""
-
 
 def check_train(
     env: Env,
@@ -305,7 +300,7 @@ def check_train(
     if not isinstance(schedule, ir.Schedule):
         schedule = ir.Schedule(schedule)  # type: ignore[arg-type]
     _check_milestones(env, given, schedule, values)
-    for name, what in _LATENT_ONLY.items():
+    for name, what in LATENT_TRAIN_OPTIONS.items():
         if name in given and kind != "latent":
             _no_effect(
                 env,
@@ -330,6 +325,7 @@ def check_train(
         values["seed"],  # type: ignore[arg-type]
         values["samples"],  # type: ignore[arg-type]
         values["kl_warmup"],  # type: ignore[arg-type]
+        float(values["encoder_window"]),  # type: ignore[arg-type]
     )
 
 

@@ -136,6 +136,8 @@ def _training(train: ir.TrainSettings, kind: str) -> str:
     )
     if train.kl_warmup and kind == "latent":  # other kinds have no KL term (W004)
         extras += f", KL warm-up over {train.kl_warmup} steps"
+    if train.encoder_window < 1 and kind == "latent":
+        extras += f", encoder reads ≥ {number(train.encoder_window)} of each training series"
     return (
         f"{optimizer.name}(lr = {number(optimizer.lr)}{options}), {length}, batch {train.batch}, "
         f"schedule {schedule}, seed {train.seed}{extras}"

@@ -154,6 +154,11 @@ class LatentODE(nn.Module):
     ``step`` is a buffer (saved with the state dict) that each training-mode :meth:`loss` call
     advances by one; a runtime that knows the step may call :meth:`set_step` instead.
 
+    Training to extrapolate: with ``encoder_window`` w < 1, each training series' encoder
+    reads only its observations up to a random cut between the fraction w of its observed span
+    and its end, while the likelihood scores all of them, so the dynamics learn to carry the
+    state past what the encoder saw (:meth:`training_view`). Evaluation reads everything.
+
     Batches are mappings with ``ts`` (B, N) or (N,), ``x`` (B, N, D), optionally ``mask``
     (B, N), and with an intensity ``events`` (B, E) and ``events_mask`` (B, E) (the keys
     of ``odedsl.data.load``). Training solves use ``train_solver``; :meth:`predict` and
@@ -176,6 +181,7 @@ class LatentODE(nn.Module):
         objective: str = "elbo",
         samples: int = 1,
         kl_warmup: int = 0,
+        encoder_window: float = 1.0,
         t0: float = 0.0,
         intensity: nn.Module | None = None,
         intensity_link: str = "exp",
@@ -188,6 +194,8 @@ class LatentODE(nn.Module):
         _check_count("kl_warmup", kl_warmup, 0)
         if objective not in OBJECTIVES:
             raise ValueError(f"objective must be one of {OBJECTIVES}, got {objective!r}")
+        if not (isinstance(encoder_window, int | float) and 0 < encoder_window <= 1):
+            raise ValueError(f"encoder_window must be in (0, 1], got {encoder_window!r}")
         for name, value in (("noise", noise), ("prior_std", prior_std)):
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
                 raise ValueError(f"{name} must be a positive number, got {value!r}")
@@ -211,6 +219,7 @@ class LatentODE(nn.Module):
         self.eval_solver = eval_solver or train_solver
         self.prior_mean, self.prior_std = float(prior_mean), float(prior_std)
         self.objective, self.samples, self.kl_warmup = objective, samples, kl_warmup
+        self.encoder_window = float(encoder_window)
         self.t0 = float(t0)
         self.stats = None
 
@@ -250,6 +259,20 @@ class LatentODE(nn.Module):
             )
         mean, logvar = out.chunk(2, dim=-1)
         return mean, logvar
+
+    def training_view(self, observations: Observations) -> Observations:
+        """What the encoder reads in training: each series up to a random cut drawn uniformly
+        between ``encoder_window`` of its observed span and its last observation (the first
+        observation is always kept). All of it when ``encoder_window`` is 1."""
+        if self.encoder_window == 1.0:
+            return observations
+        times, mask = observations.times, observations.mask
+        first = torch.where(mask, times, times.new_tensor(math.inf)).amin(1, keepdim=True)
+        last = torch.where(mask, times, times.new_tensor(-math.inf)).amax(1, keepdim=True)
+        low = self.encoder_window
+        fraction = low + (1.0 - low) * torch.rand(first.shape, dtype=times.dtype)
+        cut = first + fraction.to(times.device) * (last - first)
+        return Observations(times, observations.values, mask & (times <= cut))
 
     def posterior_samples(
         self,
@@ -306,7 +329,9 @@ class LatentODE(nn.Module):
         _check_count("samples", samples, 1)
         beta = self.kl_weight if kl_weight is None else kl_weight
         observations, events, events_mask = self._batch(batch)
-        mean, logvar = self.encode(observations)
+        mean, logvar = self.encode(
+            self.training_view(observations) if self.training else observations
+        )
         z0 = self.posterior_samples(mean, logvar, samples, noise, generator)
         observed, timed = self._log_likelihoods(
             z0, observations, events, events_mask, solver or self.train_solver

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from pathlib import Path
 
 import pytest
@@ -42,7 +43,11 @@ DIGITS = SPECS / "odenet_digits.ode"
         ({"kl_warmup": -1}, "kl_warmup must not be negative"),
         ({"kl_warmup": 2.5}, "kl_warmup must be an integer"),
         ({"kl_warmup": "500"}, "kl_warmup must be an integer"),
-        ({"kl_warmup": 10}, "kl_warmup: only latent models weight a KL term"),
+        ({"kl_warmup": 10}, "kl_warmup: only latent models read it"),
+        ({"samples": 4}, "samples: only latent models read it"),
+        ({"encoder_window": 0.5}, "encoder_window: only latent models read it"),
+        ({"encoder_window": 0}, re.escape("encoder_window must be in (0, 1]")),
+        ({"encoder_window": 1.5}, re.escape("encoder_window must be in (0, 1]")),
     ],
 )
 def test_bad_overrides_are_refused_by_name(overrides, message):
@@ -65,6 +70,11 @@ def test_kl_warmup_override_reaches_the_latent_model():
     assert compile(SPECS / "latent_spirals.ode").kl_warmup == 0
     model = compile(SPECS / "latent_spirals.ode", kl_warmup=250)
     assert model.kl_warmup == 250 and model.spec.train.kl_warmup == 250
+
+
+def test_encoder_window_override_reaches_the_latent_model():
+    model = compile(SPECS / "latent_spirals.ode", encoder_window=0.25)
+    assert model.encoder_window == 0.25 and model.spec.train.encoder_window == 0.25
 
 
 def test_overrides_reach_the_model():

@@ -3,6 +3,7 @@ strategy, solver and training options, time-dependent parameters, and error coll
 
 from __future__ import annotations
 
+import re
 from itertools import pairwise
 from pathlib import Path
 
@@ -274,8 +275,11 @@ LATENT_SPIRALS = Path(__file__).parents[2] / "specs" / "latent_spirals.ode"
 
 
 def latent(option: str) -> ir.CheckedModel:
-    """The reference latent spec with ``option`` added to `train` (before `steps`)."""
+    """The reference latent spec with ``option`` added to `train` (before `steps`; a line of
+    the spec's own that sets the same option, after `steps`, is dropped)."""
     text = LATENT_SPIRALS.read_text(encoding="utf-8")
+    name = option.split("=")[0].strip()
+    text = re.sub(rf"(?m)^ *{name} *=.*\n", "", text)
     text = text.replace("        steps = 4000\n", f"        {option}\n        steps = 4000\n")
     return check_text(text, "l.ode")
 
@@ -304,15 +308,18 @@ def test_crop_of_training_images_reaches_the_model_and_its_summary() -> None:
         ("kl_warmup", "-1", "`kl_warmup` must not be negative, but it is -1"),
         ("kl_warmup", "2.5", "`kl_warmup` must be an integer, but it is 2.5"),
         ("kl_warmup", ":linear", "`kl_warmup` must be an integer"),
+        ("encoder_window", "0", "`encoder_window` must be in (0, 1], but it is 0"),
+        ("encoder_window", "1.5", "`encoder_window` must be in (0, 1], but it is 1.5"),
     ],
 )
-def test_a_bad_crop_or_kl_warmup_is_refused_at_its_value(
+def test_a_bad_crop_or_latent_option_is_refused_at_its_value(
     option: str, value: str, message: str
 ) -> None:
     # `crop` is on line 4 of the classifier's `data`; `kl_warmup` goes before `steps`
     make, (path, line, column) = {
         "crop": (classifier, ("c.ode", 4, 16)),
         "kl_warmup": (latent, ("l.ode", STEPS_LINE, 21)),
+        "encoder_window": (latent, ("l.ode", STEPS_LINE, 26)),
     }[option]
     with pytest.raises(SpecError) as caught:
         make(f"{option} = {value}")
@@ -336,18 +343,31 @@ def test_crop_is_for_image_data_sets_only() -> None:
 def test_kl_warmup_reaches_the_training_settings_and_the_summary() -> None:
     model = latent("kl_warmup = 500")
     assert model.train.kl_warmup == 500 and not model.warnings
-    assert summarize(model).endswith("seed 0, KL warm-up over 500 steps")
+    assert "seed 0, KL warm-up over 500 steps" in summarize(model)
     plain = check_text(LATENT_SPIRALS.read_text(encoding="utf-8"), "l.ode")
     assert plain.train.kl_warmup == 0 and "warm-up" not in summarize(plain)
 
 
-def test_kl_warmup_has_no_effect_outside_latent_models() -> None:
+def test_encoder_window_reaches_the_training_settings_and_the_summary() -> None:
+    model = latent("encoder_window = 0.5")
+    assert model.train.encoder_window == 0.5 and not model.warnings
+    assert summarize(model).endswith("seed 0, encoder reads ≥ 0.5 of each training series")
+    whole = latent("encoder_window = 1")
+    assert whole.train.encoder_window == 1.0 and "encoder reads" not in summarize(whole)
+
+
+@pytest.mark.parametrize(("option", "value"), [("kl_warmup", "10"), ("encoder_window", "0.5")])
+def test_latent_training_options_have_no_effect_outside_latent_models(
+    option: str, value: str
+) -> None:
     text = FLOW.format(D=2, rhs="f(z)", solver="method = :dopri5")
-    text = text[: text.rstrip().rfind("end")] + "    train\n        kl_warmup = 10\n    end\nend\n"
+    statement = f"        {option} = {value}"
+    text = text[: text.rstrip().rfind("end")] + f"    train\n{statement}\n    end\nend\n"
     model = check_text(text, "f.ode")
     (warning,) = model.warnings
-    line = text.splitlines().index("        kl_warmup = 10") + 1
+    line = text.splitlines().index(statement) + 1
     assert (warning.code, warning.line, warning.column) == ("W004", line, 9)
-    assert warning.message == "`kl_warmup` only applies to latent models"
-    assert "a flow matching a target density: remove `kl_warmup`" in warning.help
-    assert model.train.kl_warmup == 10 and "warm-up" not in summarize(model)
+    assert warning.message == f"`{option}` only applies to latent models"
+    assert f"a flow matching a target density: remove `{option}`" in warning.help
+    summary = summarize(model)
+    assert "warm-up" not in summary and "encoder reads" not in summary

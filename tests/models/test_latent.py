@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -176,6 +177,55 @@ def test_the_encoder_reads_each_series_backwards_in_time() -> None:
     torch.testing.assert_close(times, batch["ts"].flip(1))
     torch.testing.assert_close(values, batch["x"].flip(1))
     assert torch.equal(seen_mask, mask.flip(1))
+
+
+@pytest.mark.parametrize("window", [0.25, 0.6])
+def test_training_encoder_reads_each_series_up_to_a_cut_in_its_window(window: float) -> None:
+    """In training the encoder sees a series' observations up to a cut drawn uniformly in
+    [first + w·span, last]; the likelihood still scores every observation; evaluation reads
+    all of it."""
+    encoder = Recorder(torch.zeros(400, L, dtype=DTYPE), torch.zeros(400, L, dtype=DTYPE))
+    model = LatentODE(
+        encoder, MLP([L, L]), MLP([L, D]), latent_dim=L, train_solver=TIGHT, encoder_window=window
+    ).double()
+    torch.manual_seed(0)
+    # 200 times a series (gaps ≈ 0.02 of the span): the last time read is the cut to ≈ 1 %
+    times = torch.sort(torch.rand(400, 200, dtype=DTYPE) * 4, dim=1).values
+    mask = torch.rand(400, 200) < 0.8
+    mask[:, 0] = True  # the first time is observed: ``first`` is times[:, 0]
+    batch = {"ts": times, "x": torch.randn(400, 200, D, dtype=DTYPE), "mask": mask}
+    bound = model.bound(batch)
+    seen = encoder.seen[2].flip(1)
+    assert torch.equal(seen & ~mask, torch.zeros_like(mask))  # only observed points are read
+    last_seen = torch.where(seen, times, -1.0).amax(1)
+    first = times[:, 0]
+    last = torch.where(mask, times, -1.0).amax(1)
+    span = last - first
+    # every observation before the cut is read, none after it: the cut is the last seen time
+    # or later, before the next observed time; it never falls before first + w · span
+    assert torch.equal(seen, mask & (times <= last_seen[:, None]))
+    next_time = torch.where(mask & (times > last_seen[:, None]), times, math.inf).amin(1)
+    assert bool((next_time > first + window * span - 1e-12).all())
+    # uniform cuts: a quarter of the series (≈100 of 400, binomial sd ≈ 9) are cut in the
+    # lowest quarter of [w, 1], and the cuts reach the end of the window
+    fraction_seen = (last_seen - first) / span
+    low_quarter = (fraction_seen < window + 0.25 * (1 - window)).sum()
+    assert 60 < int(low_quarter) < 140
+    assert float(fraction_seen.max()) > 0.98
+    # the likelihood scores every observation, read or not: same value as a full read with the
+    # same posterior (the stub encoder's output does not depend on what it reads)
+    full = model.eval().bound(batch, noise=torch.zeros(1, 400, L, dtype=DTYPE))
+    assert torch.equal(encoder.seen[2], mask.flip(1))
+    torch.testing.assert_close(
+        model.train().bound(batch, noise=torch.zeros(1, 400, L, dtype=DTYPE)).value, full.value
+    )
+    assert bound.value.shape == (400,)
+
+
+@pytest.mark.parametrize("window", [0.0, 1.5, float("nan")])
+def test_encoder_window_outside_zero_one_is_refused(window: float) -> None:
+    with pytest.raises(ValueError, match=re.escape("encoder_window must be in (0, 1]")):
+        spiral_model(encoder_window=window)
 
 
 # -- invariance to padding and batch-mates -----------------------------------------------------

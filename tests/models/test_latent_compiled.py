@@ -109,8 +109,9 @@ def test_the_loss_at_step_s_weights_the_kl_term_by_min_1_s_over_warmup() -> None
 
 
 def test_a_resumed_run_continues_the_kl_warmup_where_it_stopped(tmp_path: Path) -> None:
+    # with random encoder cuts (``encoder_window``): they too continue their stream
     def trained(folder: Path, steps: int, resume: bool = False):
-        model = warming_up(8, batch=8, steps=6)
+        model = warming_up(8, batch=8, steps=6, encoder_window=0.5)
         config = dataclasses.replace(train_config(model.spec), log_every=1)
         train(
             model, build_data(model.spec, "train"), config.with_length(steps), folder, resume=resume
@@ -126,3 +127,5 @@ def test_a_resumed_run_continues_the_kl_warmup_where_it_stopped(tmp_path: Path) 
     assert weights == straight_weights  # step 3 logs 3/8 after the resume, not 0
     assert int(resumed.step) == int(straight.step) == 6
     assert resumed.kl_weight == straight.kl_weight == 6 / 8
+    for name, value in straight.state_dict().items():
+        torch.testing.assert_close(resumed.state_dict()[name], value, rtol=0, atol=0, msg=name)
