@@ -42,9 +42,11 @@ from odedsl.symbolic.names import mangle
 
 def solver_settings(settings: ir.SolverSettings) -> SolverSettings:
     """The model-side solver record of checked settings."""
-    options: dict[str, float | int] = {"max_num_steps": settings.max_num_steps}
+    options: dict[str, float | int | str] = {"max_num_steps": settings.max_num_steps}
     if settings.step_size is not None:
         options["step_size"] = settings.step_size
+    if settings.method == "adams":
+        options["mode"] = settings.adams_mode.upper()
     return SolverSettings(settings.method, settings.rtol, settings.atol, settings.gradient, options)
 
 

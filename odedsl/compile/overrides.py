@@ -2,11 +2,11 @@
 
 ``compile(spec, rtol=1e-3, method="rk4", step_size=0.25, trace="exact", steps=500, lr=1e-2)``:
 solver options (``method``, ``rtol``, ``atol``, ``step_size``, ``gradient``, ``trace``,
-``max_num_steps``) apply to training and evaluation; ``eval_<option>`` to evaluation only;
-training options (``steps``, ``epochs``, ``batch``, ``seed``, ``kinetic``, ``jacobian``,
-``warmup``, ``samples``, ``kl_warmup``, ``encoder_window``, ``objective``) and ``lr`` (the
-optimizer's learning rate) to training; ``samples``, ``kl_warmup`` and ``encoder_window``
-only to latent models.
+``max_num_steps``, ``adams_mode``) apply to training and evaluation; ``eval_<option>`` to
+evaluation only; training options (``steps``, ``epochs``, ``batch``, ``seed``, ``kinetic``,
+``jacobian``, ``warmup``, ``samples``, ``kl_warmup``, ``encoder_window``, ``objective``) and
+``lr`` (the optimizer's learning rate) to training; ``samples``, ``kl_warmup`` and
+``encoder_window`` only to latent models.
 Values are validated against the language catalogue (``odedsl.lang.builtins``): allowed
 symbols (``"rk4"`` or ``":rk4"``), integer or positive bounds; a bad one raises ``ValueError``
 naming the override and what it accepts.
@@ -113,9 +113,8 @@ def _solver(
     trace, reason = settings.trace, settings.trace_reason
     if "trace" in changes:
         trace, reason = _trace(spec, changes["trace"], source)
-    fields = {
-        k: v for k, v in changes.items() if k in ("rtol", "atol", "gradient", "max_num_steps")
-    }
+    copied = ("rtol", "atol", "gradient", "max_num_steps", "adams_mode")
+    fields = {k: v for k, v in changes.items() if k in copied}
     return replace(
         settings,
         method=method,

@@ -453,6 +453,13 @@ _EVAL_SOLVER_OPTIONS = (
     Arg("step_size", "number", None, bound="> 0", doc="step of fixed-step methods"),
     Arg("trace", "symbol", "auto", TRACES, doc="how a flow's divergence is computed"),
     Arg("max_num_steps", "int", 10000, bound="> 0", doc="steps before a solve fails"),
+    Arg(
+        "adams_mode",
+        "symbol",
+        "pece",
+        ("pece", "pec"),
+        doc=":adams evaluates twice a step (:pece) or once (:pec)",
+    ),
 )
 SOLVER_OPTIONS: dict[str, Arg] = {
     a.name: a

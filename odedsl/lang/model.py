@@ -399,7 +399,8 @@ class Observation:
 class SolverSettings:
     """Validated solver options with defaults. ``step_size`` is set for fixed-step methods.
     For flows, ``trace`` is the strategy that will be used (``symbolic``, ``exact`` or
-    ``hutchinson``) and ``trace_reason`` why; for other models ``trace`` is None."""
+    ``hutchinson``) and ``trace_reason`` why; for other models ``trace`` is None.
+    ``adams_mode`` (``pece`` or ``pec``) is read by ``:adams`` only."""
 
     method: str
     adaptive: bool
@@ -410,6 +411,7 @@ class SolverSettings:
     max_num_steps: int
     trace: str | None
     trace_reason: str
+    adams_mode: str = "pece"
 
 
 @dataclass(frozen=True)

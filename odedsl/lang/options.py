@@ -225,6 +225,10 @@ def _solver(
                 given[tolerance],
                 f"`{tolerance}` has no effect with the fixed-step `:{method}`",
             )
+    if method != "adams" and "adams_mode" in written_here:
+        _no_effect(
+            env, given["adams_mode"], f"`adams_mode` only applies to `:adams`, not `:{method}`"
+        )
     trace, reason = None, ""
     if flow is not None:
         requested_at = given["trace"].statement.loc if "trace" in given else None
@@ -242,6 +246,7 @@ def _solver(
         values["max_num_steps"],  # type: ignore[arg-type]
         trace,
         reason,
+        values["adams_mode"],  # type: ignore[arg-type]
     )
 
 

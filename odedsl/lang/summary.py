@@ -102,6 +102,8 @@ def _solver(solver: ir.SolverSettings, *, gradient: bool = True) -> str:
         steps = f"rtol {number(solver.rtol)}, atol {number(solver.atol)}"
     else:
         steps = f"step {number(solver.step_size)}"
+    if solver.method == "adams":
+        steps += f", {solver.adams_mode.upper()}"
     how = f", gradient :{solver.gradient}" if gradient else ""
     return f":{solver.method}, {steps}{how}, at most {solver.max_num_steps} steps"
 

@@ -16,6 +16,7 @@ from odedsl.compile import build_data, compile, generated_code, train_config
 from odedsl.compile.parameters import OUTPUT_SCALE, roles
 from odedsl.data.augment import random_crop
 from odedsl.errors import SpecError
+from odedsl.lang.summary import summarize
 from odedsl.training import StreamingBatches, TensorBatches, TrainConfig
 from odedsl.training.rng import batch_rng
 
@@ -271,3 +272,30 @@ def test_odedsl_compile_is_callable_after_importing_the_package() -> None:
     import odedsl.compile.trace
 
     assert hasattr(odedsl.compile(MOONS), "log_prob")
+
+
+@pytest.mark.parametrize("mode", ["pece", "pec"])
+def test_adams_mode_reaches_the_solver_and_solves_to_the_closed_form(mode: str) -> None:
+    # dz/dt = -z/2 from t = 0 to 1: x = z0·e^(-1/2), so log p(x) = log N(x·e^(1/2); 0, I) + D/2
+    text = flow_spec(
+        "-0.5 * z", dim=2, solver=f"method = :adams\nrtol = 1e-9\natol = 1e-9\nadams_mode = :{mode}"
+    )
+    model = compile(text).double()
+    assert model.eval_solver.options["mode"] == mode.upper()
+    assert f"1e-09, {mode.upper()}, gradient" in summarize(odedsl.check(text))
+    x = torch.randn(5, 2, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    z0 = x * math.exp(0.5)
+    exact = -0.5 * (z0**2).sum(1) - math.log(2 * math.pi) + 1.0
+    torch.testing.assert_close(model.log_prob(x), exact, rtol=0, atol=1e-7)
+    # PEC: one evaluation a step after the start-up, PECE two
+    evaluations = model.stats.nfe_forward
+    other = compile(text.replace(f":{mode}", ":pece" if mode == "pec" else ":pec")).double()
+    other.log_prob(x)
+    assert (evaluations < other.stats.nfe_forward) == (mode == "pec")
+
+
+def test_adams_mode_override_and_its_bad_values():
+    assert compile(MOONS, method="adams", adams_mode=":pec").train_solver.options["mode"] == "PEC"
+    assert "mode" not in compile(MOONS, adams_mode="pec").train_solver.options  # dopri5
+    with pytest.raises(ValueError, match="use one of pece, pec"):
+        compile(MOONS, method="adams", adams_mode="pecec")

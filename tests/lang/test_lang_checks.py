@@ -371,3 +371,12 @@ def test_latent_training_options_have_no_effect_outside_latent_models(
     assert f"a flow matching a target density: remove `{option}`" in warning.help
     summary = summarize(model)
     assert "warm-up" not in summary and "encoder reads" not in summary
+
+
+def test_adams_mode_is_read_by_adams_and_has_no_effect_elsewhere() -> None:
+    assert flow(solver="method = :adams\n        adams_mode = :pec").solver.adams_mode == "pec"
+    assert flow(solver="method = :adams").solver.adams_mode == "pece"
+    model = flow(solver="method = :tsit5\n        adams_mode = :pec")
+    (warning,) = model.warnings
+    assert warning.code == "W004"
+    assert warning.message == "`adams_mode` only applies to `:adams`, not `:tsit5`"
