@@ -41,6 +41,7 @@ from torch import nn
 
 from odedsl.cli_runs import parse_setting
 
+DIGITS_SPEC = Path(__file__).resolve().parents[1] / "specs" / "odenet_digits.ode"
 MODELS = ("resnet", "rknet", "odenet")
 LABELS = {"resnet": "ResNet", "rknet": "RK-Net", "odenet": "ODE-Net", "reference": "reference"}
 REFERENCE = {"method": "dopri5", "rtol": 1e-3, "atol": 1e-3, "gradient": "adjoint"}
@@ -328,7 +329,7 @@ def markdown(summary: Mapping[str, Any], seeds: Sequence[int]) -> str:
 
 def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--spec", type=Path, default=Path("specs/odenet_digits.ode"))
+    parser.add_argument("--spec", type=Path, default=DIGITS_SPEC)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--models", nargs="+", choices=MODELS, default=list(MODELS))
     parser.add_argument("--epochs", type=int, default=None, help="default: the spec's")
