@@ -280,12 +280,12 @@ def latent(option: str) -> ir.CheckedModel:
     text = LATENT_SPIRALS.read_text(encoding="utf-8")
     name = option.split("=")[0].strip()
     text = re.sub(rf"(?m)^ *{name} *=.*\n", "", text)
-    text = text.replace("        steps = 4000\n", f"        {option}\n        steps = 4000\n")
+    text = text.replace("        steps = 8000\n", f"        {option}\n        steps = 8000\n")
     return check_text(text, "l.ode")
 
 
 STEPS_LINE = 1 + LATENT_SPIRALS.read_text(encoding="utf-8").splitlines().index(
-    "        steps = 4000"
+    "        steps = 8000"
 )
 
 

@@ -53,7 +53,9 @@ def padded_batch() -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
 
 @pytest.mark.parametrize("encoder", ["RNN", "GRU", "ODERNN"])
 def test_compiled_encoder_skips_padding_and_ignores_batch_mates(encoder: str) -> None:
-    model = compiled(encoder)
+    # evaluation mode: training draws each series' encoder cut (`encoder_window`) from a random
+    # stream that batch-mates shift
+    model = compiled(encoder).eval()
     alone, batch = padded_batch()
     size = model.spec.states[0].shape[0]  # L
     noise = torch.randn(2, 3, size, generator=torch.Generator().manual_seed(5), dtype=DTYPE)
