@@ -8,8 +8,8 @@ evaluation only; training options (``steps``, ``epochs``, ``batch``, ``seed``, `
 ``lr`` (the optimizer's learning rate) to training; ``samples``, ``kl_warmup`` and
 ``encoder_window`` only to latent models.
 Values are validated against the language catalogue (``odedsl.lang.builtins``): allowed
-symbols (``"rk4"`` or ``":rk4"``), integer or positive bounds; a bad one raises ``ValueError``
-naming the override and what it accepts.
+symbols (``"rk4"`` or ``":rk4"``), integers, bounds (``Arg.violation``); a bad one raises
+``ValueError`` naming the override and what it accepts.
 """
 
 from __future__ import annotations

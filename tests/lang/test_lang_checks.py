@@ -315,7 +315,7 @@ def test_crop_of_training_images_reaches_the_model_and_its_summary() -> None:
 def test_a_bad_crop_or_latent_option_is_refused_at_its_value(
     option: str, value: str, message: str
 ) -> None:
-    # `crop` is on line 4 of the classifier's `data`; `kl_warmup` goes before `steps`
+    # `crop` is on line 4 of the classifier's `data`; the latent options go before `steps`
     make, (path, line, column) = {
         "crop": (classifier, ("c.ode", 4, 16)),
         "kl_warmup": (latent, ("l.ode", STEPS_LINE, 21)),
