@@ -201,6 +201,7 @@ def _latent(spec: ir.CheckedModel, generated: dict[str, GeneratedFunction]) -> L
         samples=spec.train.samples,
         kl_warmup=spec.train.kl_warmup,
         encoder_window=spec.train.encoder_window,
+        refine=spec.train.refine,
         t0=condition.time,
         intensity=intensity,
         intensity_link=link,

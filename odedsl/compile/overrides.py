@@ -5,8 +5,8 @@ solver options (``method``, ``rtol``, ``atol``, ``step_size``, ``gradient``, ``t
 ``max_num_steps``, ``adams_mode``) apply to training and evaluation; ``eval_<option>`` to
 evaluation only; training options (``steps``, ``epochs``, ``batch``, ``seed``, ``kinetic``,
 ``jacobian``, ``warmup``, ``samples``, ``kl_warmup``, ``encoder_window``, ``objective``) and
-``lr`` (the optimizer's learning rate) to training; ``samples``, ``kl_warmup`` and
-``encoder_window`` only to latent models.
+``lr`` (the optimizer's learning rate) to training; ``refine`` to a latent model's predictions;
+``samples``, ``kl_warmup``, ``encoder_window`` and ``refine`` only to latent models.
 Values are validated against the language catalogue (``odedsl.lang.builtins``): allowed
 symbols (``"rk4"`` or ``":rk4"``), integers, bounds (``Arg.violation``); a bad one raises
 ``ValueError`` naming the override and what it accepts.

@@ -526,6 +526,13 @@ TRAIN_OPTIONS: dict[str, Arg] = {
             bound="in (0, 1]",
             doc="least leading fraction of each series a latent model's encoder reads in training",
         ),
+        Arg(
+            "refine",
+            "int",
+            0,
+            bound=">= 0",
+            doc="Adam steps refining a latent model's posterior mean for its predictions",
+        ),
     )
 }
 DEFAULT_STEPS = 1000
@@ -533,6 +540,7 @@ LATENT_TRAIN_OPTIONS = {
     "samples": "`samples` counts the posterior draws of a latent model's bound",
     "kl_warmup": "`kl_warmup` ramps the weight of the KL term of a latent model's bound",
     "encoder_window": "`encoder_window` shortens what a latent model's encoder reads in training",
+    "refine": "`refine` moves a latent model's posterior mean towards its mode for predictions",
 }
 """The `train` options that only latent models read, with what they do."""
 

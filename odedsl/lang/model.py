@@ -438,8 +438,9 @@ class TrainSettings:
     """Validated training options. Exactly one of ``steps`` and ``epochs`` is set. ``batch``
     is the examples per step (from `data` or `train`), or base samples per step for density
     matching. ``samples``, ``kl_warmup`` (steps over which the KL weight rises linearly
-    from 0 to 1; 0: none) and ``encoder_window`` (the least leading fraction of each series
-    the encoder reads in training; 1: all of it) apply to latent models."""
+    from 0 to 1; 0: none), ``encoder_window`` (the least leading fraction of each series
+    the encoder reads in training; 1: all of it) and ``refine`` (the Adam steps that refine a
+    posterior mean for predictions; 0: none) apply to latent models."""
 
     objective: str
     objective_inferred: bool
@@ -455,6 +456,7 @@ class TrainSettings:
     samples: int
     kl_warmup: int
     encoder_window: float
+    refine: int
 
 
 # -- the model ---------------------------------------------------------------------------------

@@ -331,6 +331,7 @@ def check_train(
         values["samples"],  # type: ignore[arg-type]
         values["kl_warmup"],  # type: ignore[arg-type]
         float(values["encoder_window"]),  # type: ignore[arg-type]
+        values["refine"],  # type: ignore[arg-type]
     )
 
 

@@ -140,6 +140,8 @@ def _training(train: ir.TrainSettings, kind: str) -> str:
         extras += f", KL warm-up over {train.kl_warmup} steps"
     if train.encoder_window < 1 and kind == "latent":
         extras += f", encoder reads ≥ {number(train.encoder_window)} of each training series"
+    if train.refine and kind == "latent":
+        extras += f", predictions refine the posterior mean by {train.refine} steps"
     return (
         f"{optimizer.name}(lr = {number(optimizer.lr)}{options}), {length}, batch {train.batch}, "
         f"schedule {schedule}, seed {train.seed}{extras}"

@@ -49,6 +49,9 @@ DIGITS = SPECS / "odenet_digits.ode"
         ({"encoder_window": 0.5}, "encoder_window: only latent models read it"),
         ({"encoder_window": 0}, re.escape("encoder_window must be in (0, 1]")),
         ({"encoder_window": 1.5}, re.escape("encoder_window must be in (0, 1]")),
+        ({"refine": 10}, "refine: only latent models read it"),
+        ({"refine": -1}, "refine must not be negative"),
+        ({"refine": 2.5}, "refine must be an integer"),
     ],
 )
 def test_bad_overrides_are_refused_by_name(overrides, message):
@@ -76,6 +79,12 @@ def test_kl_warmup_override_reaches_the_latent_model():
 def test_encoder_window_override_reaches_the_latent_model():
     model = compile(SPECS / "latent_spirals.ode", encoder_window=0.25)
     assert model.encoder_window == 0.25 and model.spec.train.encoder_window == 0.25
+
+
+def test_refine_override_reaches_the_latent_model():
+    assert compile(SPECS / "latent_spirals.ode").refine == 50  # the spec's own
+    model = compile(SPECS / "latent_spirals.ode", refine=7)
+    assert model.refine == 7 and model.spec.train.refine == 7
 
 
 def test_overrides_reach_the_model():

@@ -310,6 +310,8 @@ def test_crop_of_training_images_reaches_the_model_and_its_summary() -> None:
         ("kl_warmup", ":linear", "`kl_warmup` must be an integer"),
         ("encoder_window", "0", "`encoder_window` must be in (0, 1], but it is 0"),
         ("encoder_window", "1.5", "`encoder_window` must be in (0, 1], but it is 1.5"),
+        ("refine", "-5", "`refine` must not be negative, but it is -5"),
+        ("refine", "0.5", "`refine` must be an integer, but it is 0.5"),
     ],
 )
 def test_a_bad_crop_or_latent_option_is_refused_at_its_value(
@@ -320,6 +322,7 @@ def test_a_bad_crop_or_latent_option_is_refused_at_its_value(
         "crop": (classifier, ("c.ode", 4, 16)),
         "kl_warmup": (latent, ("l.ode", STEPS_LINE, 21)),
         "encoder_window": (latent, ("l.ode", STEPS_LINE, 26)),
+        "refine": (latent, ("l.ode", STEPS_LINE, 18)),
     }[option]
     with pytest.raises(SpecError) as caught:
         make(f"{option} = {value}")
@@ -351,12 +354,24 @@ def test_kl_warmup_reaches_the_training_settings_and_the_summary() -> None:
 def test_encoder_window_reaches_the_training_settings_and_the_summary() -> None:
     model = latent("encoder_window = 0.5")
     assert model.train.encoder_window == 0.5 and not model.warnings
-    assert summarize(model).endswith("seed 0, encoder reads ≥ 0.5 of each training series")
+    assert "seed 0, encoder reads ≥ 0.5 of each training series" in summarize(model)
     whole = latent("encoder_window = 1")
     assert whole.train.encoder_window == 1.0 and "encoder reads" not in summarize(whole)
 
 
-@pytest.mark.parametrize(("option", "value"), [("kl_warmup", "10"), ("encoder_window", "0.5")])
+def test_refine_reaches_the_training_settings_and_the_summary() -> None:
+    model = latent("refine = 20")
+    assert model.train.refine == 20 and not model.warnings
+    assert summarize(model).endswith(
+        "of each training series, predictions refine the posterior mean by 20 steps"
+    )
+    plain = latent("refine = 0")
+    assert plain.train.refine == 0 and "refine" not in summarize(plain)
+
+
+@pytest.mark.parametrize(
+    ("option", "value"), [("kl_warmup", "10"), ("encoder_window", "0.5"), ("refine", "50")]
+)
 def test_latent_training_options_have_no_effect_outside_latent_models(
     option: str, value: str
 ) -> None:
@@ -370,7 +385,7 @@ def test_latent_training_options_have_no_effect_outside_latent_models(
     assert warning.message == f"`{option}` only applies to latent models"
     assert f"a flow matching a target density: remove `{option}`" in warning.help
     summary = summarize(model)
-    assert "warm-up" not in summary and "encoder reads" not in summary
+    assert not any(what in summary for what in ("warm-up", "encoder reads", "refine"))
 
 
 def test_adams_mode_is_read_by_adams_and_has_no_effect_elsewhere() -> None:

@@ -41,3 +41,23 @@ def test_the_table_has_a_row_per_model_and_column_with_the_seed_mean(table) -> N
     rows = table.table(runs, [0, 1], [30]).splitlines()
     assert rows[2] == "| latent ODE | 30 | 0.1000 | 0.2000 | 0.1500 | 0.1642 | 20 |"
     assert rows[3] == "| RNN | 30 | 0.5000 | – | 0.5000 | 0.3937 | 5 |"
+
+
+def test_a_refined_spec_also_reports_the_encoders_mean_in_a_row_of_its_own(table) -> None:
+    runs = [
+        {
+            "model": "latent ODE",
+            "observed": 50,
+            "seed": 0,
+            "rmse": 0.1,
+            "rmse_encoder": 0.3,
+            "seconds": 10,
+        },
+        {"model": "RNN", "observed": 50, "seed": 0, "rmse": 0.4, "seconds": 5},
+    ]
+    rows = table.table(runs, [0], [50]).splitlines()
+    assert rows[2:] == [
+        "| latent ODE | 50 | 0.1000 | 0.1000 | 0.1502 | 10 |",
+        "| latent ODE, encoder's mean | 50 | 0.3000 | 0.3000 | 0.1502 | 10 |",
+        "| RNN | 50 | 0.4000 | 0.4000 | 0.3202 | 5 |",
+    ]
