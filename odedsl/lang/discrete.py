@@ -22,7 +22,7 @@ from typing import TypeVar
 from odedsl.lang import model as ir
 from odedsl.lang import nodes
 from odedsl.lang.declarations import applied_to_name, refuse
-from odedsl.lang.diagnostics import Note
+from odedsl.lang.diagnostics import Note, did_you_mean
 from odedsl.lang.distributions import DistributionChecker
 from odedsl.lang.env import Env
 from odedsl.lang.expressions import Context
@@ -152,11 +152,13 @@ class DiscreteFlowChecker:
     def _not_a_flow(self, network: nodes.Name, what: str) -> None:
         definition = self.env.symbols.get(network.id)
         if definition is None:
+            networks = [d.name for d in self.env.symbols.of_kind("network")]
             self.reporter.error(
                 "E030",
                 f"unknown name `{network.id}`",
                 network.loc,
-                help="define the flow in `networks` as `f = PlanarFlow(D, depth = K)`",
+                help=did_you_mean(network.id, networks)
+                or "define the flow in `networks` as `f = PlanarFlow(D, depth = K)`",
             )
             return
         notes = [Note(f"`{network.id}` is defined here", definition.loc)]

@@ -25,6 +25,14 @@ from .settings import SolverSettings
 LogDensity = Callable[[Tensor], Tensor]
 
 
+def checked_base(mean: float, std: float) -> tuple[float, float]:
+    """``(mean, std)`` of a flow's base ``N(mean, std² I)`` as floats; refused unless both
+    are finite and ``std`` is positive."""
+    if not (math.isfinite(mean) and math.isfinite(std) and std > 0):
+        raise ValueError(f"base_std must be positive, got base N({mean}, {std}²)")
+    return float(mean), float(std)
+
+
 def standard_normal_log_prob(z: Tensor) -> Tensor:
     """log N(z; 0, I) summed over every dimension but the first (the batch)."""
     flat = z.reshape(z.shape[0], -1)
@@ -71,8 +79,7 @@ class ContinuousFlow(nn.Module):
             raise ValueError("objective 'kl' needs a target log-density (target=...)")
         if (kinetic and not augmented.kinetic) or (jacobian and not augmented.jacobian):
             raise ValueError("the augmented dynamics must carry every regularizer weighted here")
-        if not (math.isfinite(base_mean) and math.isfinite(base_std) and base_std > 0):
-            raise ValueError(f"base_std must be positive, got base N({base_mean}, {base_std}²)")
+        self.base_mean, self.base_std = checked_base(base_mean, base_std)
         self.augmented = augmented
         self.eval_augmented = eval_augmented
         self.event_shape = tuple(event_shape)
@@ -83,7 +90,6 @@ class ContinuousFlow(nn.Module):
         self.target = target
         self.kinetic = float(kinetic)
         self.jacobian = float(jacobian)
-        self.base_mean, self.base_std = float(base_mean), float(base_std)
         self.data_key = data_key
         self.stats = SolverStats()
 

@@ -22,7 +22,7 @@ from torch.nn import functional as F
 
 from odedsl.training.protocol import LossOutput
 
-from .flow import standard_normal_log_prob
+from .flow import checked_base, standard_normal_log_prob
 
 LogDensity = Callable[[Tensor], Tensor]
 
@@ -92,13 +92,12 @@ class PlanarFlow(nn.Module):
         super().__init__()
         if not callable(target):
             raise ValueError("target must be a callable log-density, Tensor (n, dim) -> (n,)")
-        if not (math.isfinite(base_mean) and math.isfinite(base_std) and base_std > 0):
-            raise ValueError(f"base_std must be positive, got base N({base_mean}, {base_std}²)")
+        base = checked_base(base_mean, base_std)
         if not isinstance(layers, PlanarLayers):
             layers = PlanarLayers(dim, layers, init_std=init_std, generator=generator)
         self.layers = layers
         self.target = target
-        self.base_mean, self.base_std = float(base_mean), float(base_std)
+        self.base_mean, self.base_std = base
 
     @property
     def depth(self) -> int:

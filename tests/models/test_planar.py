@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from odedsl.data import potential
-from odedsl.models.flow import standard_normal_log_prob
+from odedsl.models.flow import checked_base, standard_normal_log_prob
 from odedsl.models.planar import PlanarFlow
 
 
@@ -104,6 +104,17 @@ def test_bad_arguments_are_named() -> None:
         PlanarFlow(0, u1_log_density)
     with pytest.raises(ValueError, match="target"):
         PlanarFlow(2, None)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("mean", "std"), [(0.0, 0.0), (0.0, -1.0), (math.nan, 1.0), (0.0, math.inf)]
+)
+def test_a_base_without_a_finite_positive_spread_is_refused(mean: float, std: float) -> None:
+    with pytest.raises(ValueError, match=r"base_std must be positive, got base N\("):
+        PlanarFlow(2, u1_log_density, base_mean=mean, base_std=std)
+    with pytest.raises(ValueError, match=r"base_std must be positive, got base N\("):
+        checked_base(mean, std)
+    assert checked_base(1, 2) == (1.0, 2.0)
 
 
 def test_a_shifted_scaled_base_enters_log_q() -> None:
