@@ -100,7 +100,7 @@ def run_eval(args: argparse.Namespace) -> int:
     from odedsl import workflow
 
     _threads(args)
-    results = workflow.evaluate(args.run_dir, which=args.which)
+    results = workflow.evaluate(args.run_dir, which=args.which, settings=_settings(args.set))
     if args.json:
         print(json.dumps(results))
     else:
@@ -224,9 +224,20 @@ def _add_eval(commands: argparse._SubParsersAction) -> None:
         description="Evaluate a run's model on held-out data: nll (flows, nats), kl (density "
         "matching), test_error (classifiers) or rmse (latent models), with the solver's "
         "evaluations and the seconds taken.",
-        examples=("odedsl eval runs/cnf_moons --json",),
+        examples=(
+            "odedsl eval runs/cnf_moons --json",
+            "odedsl eval runs/cnf_moons --set eval_rtol=1e-7 --set eval_atol=1e-7",
+            "odedsl eval runs/latent_spirals --set refine=0",
+        ),
     )
     _add_run_folder(parser)
+    parser.add_argument(
+        "--set",
+        action="append",
+        metavar="KEY=VALUE",
+        help="evaluate with another evaluation setting: eval_<solver option> (--set "
+        "eval_rtol=1e-7) or, for latent models, refine (repeatable)",
+    )
     parser.add_argument("--json", action="store_true", help="one JSON object on stdout")
     parser.add_argument("--which", choices=("best", "latest"), default="best")
     parser.add_argument("--threads", type=int, help="torch threads (default 1)")

@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from odedsl.compile import build_data, compile, train_config
+from odedsl.compile.overrides import EVALUATION_ONLY
 from odedsl.lang import load_source
 from odedsl.training import RunError, RunFolder, TrainingSetup, load_trained, run_training
 from odedsl.training.atomic import atomic_write_text
@@ -167,20 +168,36 @@ def _overrides(folder: Path) -> dict[str, Any]:
     return values
 
 
-def load(run: str | Path, which: str = "best") -> nn.Module:
+def load(
+    run: str | Path, which: str = "best", settings: Mapping[str, Any] | None = None
+) -> nn.Module:
     """The trained model of a run folder (``which``: ``"best"`` or ``"latest"``), in eval
-    mode, ready for ``log_prob``, ``sample``, ``predict`` or ``forward``."""
+    mode, ready for ``log_prob``, ``sample``, ``predict`` or ``forward``. ``settings`` change
+    how it is evaluated, on top of the run's own overrides: ``eval_<solver option>``
+    (``eval_rtol=1e-7``, ``eval_method="dopri5"``) and, for latent models, ``refine``; any
+    other setting would describe another training run and raises ``ValueError``."""
     folder = _run_folder(run)
-    overrides = _overrides(folder)
+    changes = dict(settings or {})
+    others = [name for name in changes if name not in EVALUATION_ONLY]
+    if others:
+        raise ValueError(
+            f"{', '.join(others)}: a trained run is evaluated with other evaluation settings "
+            "only, eval_<solver option> (eval_method, eval_rtol, eval_step_size, ...) or "
+            "refine; train a new run to change anything else"
+        )
+    overrides = {**_overrides(folder), **changes}
     model, _ = load_trained(folder, lambda text: compile(text, **overrides), which)
     return model.eval()
 
 
-def evaluate(run: str | Path, which: str = "best") -> dict[str, Any]:
+def evaluate(
+    run: str | Path, which: str = "best", settings: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
     """The model kind's held-out metrics: ``nll`` (flows, nats), ``kl`` (density matching,
     up to log Z), ``test_error`` (classifiers, a fraction) or ``rmse`` (latent models), plus
-    ``loss``, the solver's evaluations of the last solve and the seconds taken."""
-    model = load(run, which)
+    ``loss``, the solver's evaluations of the last solve and the seconds taken; ``settings``
+    as for :func:`load`."""
+    model = load(run, which, settings)
     return _evaluate(model, build_data(model.spec, "test"), which)
 
 

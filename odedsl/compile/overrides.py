@@ -43,6 +43,8 @@ KNOWN: dict[str, Arg] = {
     "lr": _LR,
 }
 """Every override ``compile`` accepts, with the catalogue entry its value is checked against."""
+EVALUATION_ONLY = (*(f"eval_{name}" for name in EVAL_OPTIONS), "refine")
+"""The overrides that change only how a trained model is evaluated, not what was trained."""
 
 
 def apply_overrides(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 
@@ -39,6 +40,57 @@ def test_eval_json_reports_nll(run: Path, capsys: pytest.CaptureFixture[str]) ->
     # 6 steps from a near-identity flow: the NLL of moons under ~N(0, I) is about 2.3 nats.
     assert 0.3 < results["nll"] < 4.0
     assert results["nfe_forward"] > 0 and results["seconds"] >= 0
+
+
+def test_eval_with_another_evaluation_solver(run: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # the run evaluates with dopri5 at 1e-3 (QUICK); at 1e-8 the solve takes more
+    # evaluations and the NLL moves by less than the looser solve's error (≈ 1e-2 nats)
+    assert main(["eval", str(run), "--json"]) == 0
+    loose = json.loads(capsys.readouterr().out)
+    settings = ["--set", "eval_rtol=1e-8", "--set", "eval_atol=1e-8"]
+    assert main(["eval", str(run), "--json", *settings]) == 0
+    tight = json.loads(capsys.readouterr().out)
+    assert tight["nfe_forward"] > loose["nfe_forward"]
+    assert tight["nll"] == pytest.approx(loose["nll"], abs=0.05)
+    assert json.loads((run / "overrides.json").read_text())["rtol"] == 1e-3  # run unchanged
+
+
+def test_eval_of_a_latent_run_with_another_refine(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # 2 training steps; the forecast RMSE from the encoder's mean (refine 0, as trained here)
+    # and from means refined by 3 steps, which `predict(refine=3)` must reproduce
+    import torch
+
+    from odedsl.compile import build_data
+    from odedsl.models.series import forecast_rmse
+    from odedsl.workflow import load
+
+    folder = tmp_path / "spirals"
+    latent = ["train", str(SPEC.with_name("latent_spirals.ode")), "--out", str(folder)]
+    assert main([*latent, "--steps", "2", "--set", "refine=0"]) == 0
+    capsys.readouterr()
+    rmse = {}
+    for steps in (0, 3):
+        assert main(["eval", str(folder), "--json", "--set", f"refine={steps}"]) == 0
+        rmse[steps] = json.loads(capsys.readouterr().out)["rmse"]
+    model = load(folder)
+    assert model.refine == 0
+    refined = functools.partial(model.predict, refine=3)
+    with torch.no_grad():
+        expected = forecast_rmse(refined, build_data(model.spec, "test"), model.log_noise)
+    assert rmse[3] == pytest.approx(expected, rel=1e-9) and rmse[3] != rmse[0]
+
+
+@pytest.mark.parametrize("setting", ["steps=3", "lr=0.1", "rtol=1e-6"])
+def test_eval_refuses_settings_that_describe_another_training_run(
+    run: Path, setting: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["eval", str(run), "--set", setting]) == 1
+    err = capsys.readouterr().err
+    name = setting.split("=")[0]
+    assert f"odedsl: error: {name}: a trained run is evaluated with other evaluation" in err
+    assert "eval_<solver option>" in err and "refine" in err
 
 
 def test_sample_writes_npy(run: Path, tmp_path: Path) -> None:
