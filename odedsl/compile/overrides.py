@@ -9,7 +9,9 @@ evaluation only; training options (``steps``, ``epochs``, ``batch``, ``seed``, `
 ``samples``, ``kl_warmup``, ``encoder_window`` and ``refine`` only to latent models.
 Values are validated against the language catalogue (``odedsl.lang.builtins``): allowed
 symbols (``"rk4"`` or ``":rk4"``), integers, bounds (``Arg.violation``); a bad one raises
-``ValueError`` naming the override and what it accepts.
+``ValueError`` naming the override and what it accepts. A solver override that changes none of
+the solvers it reaches (``step_size`` with adaptive methods only, ``rtol``/``atol`` with
+fixed-step ones only, ``adams_mode`` without ``adams``) is refused the same way.
 """
 
 from __future__ import annotations
@@ -61,11 +63,43 @@ def apply_overrides(
     if "trace" in evaluation and spec.kind not in ("flow_ml", "flow_density"):
         raise ValueError(f"trace: only flows compute a trace, and {spec.name} is a {spec.title}")
     train = {k: v for k, v in values.items() if k in _TRAIN or k == "lr"}
-    return replace(
-        spec,
-        solver=_solver(spec, spec.solver, solver, "", source),
-        eval_solver=_solver(spec, spec.eval_solver, evaluation, "eval_", source),
-        train=_train(spec, train),
+    training = _solver(spec, spec.solver, solver, "", source)
+    evaluated = _solver(spec, spec.eval_solver, evaluation, "eval_", source)
+    for name in solver:
+        _check_effect(name, values[name], (training, evaluated))
+    for name in values.keys() - solver.keys():
+        if name.startswith("eval_"):
+            _check_effect(name, values[name], (evaluated,))
+    return replace(spec, solver=training, eval_solver=evaluated, train=_train(spec, train))
+
+
+def _applies(option: str, settings: ir.SolverSettings) -> bool:
+    """Whether solver ``option`` changes what ``settings``' method does."""
+    if option == "step_size":
+        return not settings.adaptive
+    if option in ("rtol", "atol"):
+        return settings.adaptive
+    if option == "adams_mode":
+        return settings.method == "adams"
+    return True
+
+
+def _check_effect(name: str, value: Any, used_by: tuple[ir.SolverSettings, ...]) -> None:
+    """``ValueError`` if override ``name`` changes none of the solvers in ``used_by``."""
+    option = name.removeprefix("eval_")
+    if any(_applies(option, settings) for settings in used_by):
+        return
+    methods = " and ".join(sorted({repr(settings.method) for settings in used_by}))
+    reason = {
+        "step_size": "fixed-step methods",
+        "rtol": "adaptive methods",
+        "atol": "adaptive methods",
+        "adams_mode": "method 'adams'",
+    }[option]
+    prefix = name[: len(name) - len(option)]
+    raise ValueError(
+        f"{name}={value!r} has no effect: it applies to {reason}, and the model solves with "
+        f"{methods}; drop {name}, or also pass {prefix}method=..."
     )
 
 

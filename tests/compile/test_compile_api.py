@@ -52,6 +52,11 @@ DIGITS = SPECS / "odenet_digits.ode"
         ({"refine": 10}, "refine: only latent models read it"),
         ({"refine": -1}, "refine must not be negative"),
         ({"refine": 2.5}, "refine must be an integer"),
+        # overrides that change no solver the model uses (moons: rk4 to train, dopri5 to evaluate)
+        ({"adams_mode": "pec"}, "adams_mode='pec' has no effect: it applies to method 'adams'"),
+        ({"eval_step_size": 0.1}, "eval_step_size=0.1 has no effect: .* 'dopri5'"),
+        ({"method": "dopri5", "step_size": 0.1}, "step_size=0.1 has no effect"),
+        ({"eval_method": "rk4", "eval_step_size": 0.1, "eval_rtol": 1e-3}, "also pass eval_method"),
     ],
 )
 def test_bad_overrides_are_refused_by_name(overrides, message):
@@ -113,12 +118,12 @@ def test_state_dict_round_trip_and_seeded_initialisation():
 
 
 def test_state_dict_round_trip_through_a_file(tmp_path):
-    model = compile(DIGITS, rtol=1e-2, atol=1e-2)
+    model = compile(DIGITS, step_size=0.25)
     with torch.no_grad():
         for p in model.parameters():
             p.add_(0.01)
     torch.save(model.state_dict(), tmp_path / "model.pt")
-    loaded = compile(DIGITS, rtol=1e-2, atol=1e-2)
+    loaded = compile(DIGITS, step_size=0.25)
     loaded.load_state_dict(torch.load(tmp_path / "model.pt"))
     x = torch.rand(2, 1, 8, 8)
     torch.testing.assert_close(loaded.predict(x), model.predict(x))
@@ -242,7 +247,7 @@ def test_density_matching_streams_base_noise():
 
 
 def test_classifier_loss_and_evaluation():
-    model = compile(DIGITS, rtol=1e-2, atol=1e-2)
+    model = compile(DIGITS)
     batch = next(iter(build_data(model.spec)))
     small = {"x": batch["x"][:16], "y": batch["y"][:16]}
     output = model.loss(small)
@@ -305,6 +310,8 @@ def test_adams_mode_reaches_the_solver_and_solves_to_the_closed_form(mode: str) 
 
 def test_adams_mode_override_and_its_bad_values():
     assert compile(MOONS, method="adams", adams_mode=":pec").train_solver.options["mode"] == "PEC"
-    assert "mode" not in compile(MOONS, adams_mode="pec").train_solver.options  # dopri5
+    model = compile(MOONS, eval_method="adams", adams_mode="pec")  # trains with rk4
+    assert model.eval_solver.options["mode"] == "PEC"
+    assert "mode" not in model.train_solver.options
     with pytest.raises(ValueError, match="use one of pece, pec"):
         compile(MOONS, method="adams", adams_mode="pecec")
