@@ -6,12 +6,13 @@ Exit codes: 0 success, 1 a spec (or a run) failed, 2 a usage error (argparse's o
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from odedsl import __version__
-from odedsl.cli_runs import EXIT_INTERRUPTED, RUN_COMMANDS, UsageError
+from odedsl.cli_runs import EXIT_BROKEN_PIPE, EXIT_INTERRUPTED, RUN_COMMANDS, UsageError
 
 
 def _add_check(commands: argparse._SubParsersAction) -> None:
@@ -68,13 +69,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return args.run(args)
+        code = args.run(args)
+        sys.stdout.flush()  # a closed pipe shows here, not at the interpreter's exit
+        return code
     except UsageError as error:
         print(f"odedsl: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("odedsl: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader went away (`odedsl show spec --code | head`): stop quietly, as Unix tools
+        # do, and keep the interpreter's final flush from failing on the closed pipe again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
     except Exception as error:
         return _report(error)
 

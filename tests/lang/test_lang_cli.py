@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -96,6 +97,22 @@ def test_not_utf8_error_points_at_the_byte(tmp_path, capsys) -> None:
 def test_a_directory_is_not_a_spec(tmp_path, capsys) -> None:
     assert main(["check", str(tmp_path)]) == 1
     assert "error[E001]: cannot read the spec: it is a directory" in capsys.readouterr().err
+
+
+def test_a_closed_output_pipe_stops_quietly() -> None:
+    # `odedsl check spec | head -0`: the reader is gone before odedsl writes; like Unix tools,
+    # odedsl stops without a message or traceback and exits 141 (128 + SIGPIPE).
+    read, write = os.pipe()
+    os.close(read)
+    with os.fdopen(write, "wb") as closed:
+        result = subprocess.run(
+            [sys.executable, "-m", "odedsl", "check", str(SPECS[0])],
+            stdout=closed,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+        )
+    assert (result.returncode, result.stderr) == (141, "")
 
 
 def test_python_dash_m_runs_check_without_importing_torch() -> None:
