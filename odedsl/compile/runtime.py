@@ -13,7 +13,8 @@
 Batches are dicts keyed as ``odedsl.data.load`` returns them (``x``, ``y``, ``ts``,
 ``events``, ``events_mask``), which is what the compiled models read; the batch size is the
 spec's ``batch``. With ``crop = N`` in ``data``, the images ``x`` of a training batch are
-``odedsl.data.augment.random_crop(x, rng, padding=N)``, ``rng`` being
+``odedsl.data.augment.random_crop(x, rng, padding=N)``, then, with any of ``rotate``, ``zoom``,
+``shift``, ``random_affine(x, rng, rotate=..., zoom=..., shift=...)``, ``rng`` being
 ``odedsl.training.rng.batch_rng(train seed, epoch, batch index)``; test batches are left as
 they are. ``train_config(spec)`` gives the :class:`~odedsl.training.TrainConfig`: optimizer,
 learning-rate schedule, steps or epochs and seed (the regularizer weights live in the compiled
@@ -29,7 +30,7 @@ import numpy as np
 import torch
 
 from odedsl.data import dataset, load, sample
-from odedsl.data.augment import random_crop
+from odedsl.data.augment import random_affine, random_crop
 from odedsl.lang import model as ir
 from odedsl.training import (
     OptimizerConfig,
@@ -70,13 +71,13 @@ def build_data(
     arrays = load(source.dataset, split=split, n=size, seed=data_seed, **params)
     tensors = {key: _tensor(value) for key, value in arrays.items()}
     if kind == "images":
-        crop = split == "train" and source.crop > 0
+        augment = split == "train" and source.augmented
         return TensorBatches(
             {"x": tensors["x"], "y": tensors["y"]},
             batch,
             shuffle=split == "train",
             seed=spec.train.seed,
-            transform=functools.partial(_crop, padding=source.crop) if crop else None,
+            transform=functools.partial(_augment, source=source) if augment else None,
         )
     if split == "test":
         return tensors
@@ -85,11 +86,18 @@ def build_data(
     return TensorBatches(tensors, batch, seed=spec.train.seed)
 
 
-def _crop(
-    batch: dict[str, torch.Tensor], rng: np.random.Generator, *, padding: int
+def _augment(
+    batch: dict[str, torch.Tensor], rng: np.random.Generator, *, source: ir.DataSource
 ) -> dict[str, torch.Tensor]:
-    """``batch`` with its images ``x`` randomly cropped after ``padding`` pixels of zeros."""
-    return {**batch, "x": torch.from_numpy(random_crop(batch["x"].numpy(), rng, padding))}
+    """``batch`` with its images ``x`` augmented as ``source`` says (crop, then affine)."""
+    images = batch["x"].numpy()
+    if source.crop:
+        images = random_crop(images, rng, source.crop)
+    if source.rotate or source.zoom or source.shift:
+        images = random_affine(
+            images, rng, rotate=source.rotate, zoom=source.zoom, shift=source.shift
+        )
+    return {**batch, "x": torch.from_numpy(images)}
 
 
 def _real() -> torch.dtype:

@@ -8,7 +8,7 @@ the seed streams. Reference truths: ``moons_log_density``/``moons_entropy``,
 
 from __future__ import annotations
 
-from odedsl.data.augment import random_crop
+from odedsl.data.augment import random_affine, random_crop
 from odedsl.data.csv_file import load_series_csv
 from odedsl.data.errors import DataError, DataFileNotFoundError
 from odedsl.data.events import (
@@ -40,6 +40,7 @@ __all__ = [
     "moons_entropy",
     "moons_log_density",
     "potential",
+    "random_affine",
     "random_crop",
     "read_idx",
     "rng_for",

@@ -40,7 +40,7 @@ REQUIRED = _Required()
 class Arg:
     """One argument of a built-in: its kind, default, allowed values and bound.
 
-    ``bound`` is one of ``""`` (none), ``"> 0"``, ``">= 0"``, ``"in (0, 1]"``.
+    ``bound`` is one of ``""`` (none), ``"> 0"``, ``">= 0"``, ``"in (0, 1]"``, ``"in [0, 1)"``.
     """
 
     name: str
@@ -63,6 +63,8 @@ class Arg:
             return "must not be negative"
         if self.bound == "in (0, 1]" and not 0 < value <= 1:
             return "must be in (0, 1]"
+        if self.bound == "in [0, 1)" and not 0 <= value < 1:
+            return "must be in [0, 1)"
         return None
 
 
@@ -98,7 +100,7 @@ class DataSet:
 
     ``declared`` data sets (user files) take the shape of their single variable from the
     declaration ``x :: Real[D] ~ CSV(path = ...)``. ``images`` data sets give (C, H, W) images
-    that training batches may augment (``crop`` in `data`).
+    that training batches may augment (``crop``, ``rotate``, ``zoom``, ``shift`` in `data`).
     """
 
     name: str
@@ -554,7 +556,30 @@ DATA_OPTIONS: dict[str, Arg] = {
         bound=">= 0",
         doc="pixels of zero padding of a random crop of each training image (0: none)",
     ),
+    "rotate": Arg(
+        "rotate",
+        "number",
+        0.0,
+        bound=">= 0",
+        doc="degrees: each training image is rotated by an angle uniform in ±rotate",
+    ),
+    "zoom": Arg(
+        "zoom",
+        "number",
+        0.0,
+        bound="in [0, 1)",
+        doc="each training image is scaled by a factor uniform in 1 ± zoom",
+    ),
+    "shift": Arg(
+        "shift",
+        "number",
+        0.0,
+        bound=">= 0",
+        doc="pixels: each training image is moved by amounts uniform in ±shift on each axis",
+    ),
 }
+AUGMENTATIONS = ("crop", "rotate", "zoom", "shift")
+"""The `data` options that augment training images."""
 
 # -- sections ---------------------------------------------------------------------------------
 

@@ -1,5 +1,5 @@
 """The `data` section: one data set, the variables it binds with their shapes, the batch and
-the random crop of training images."""
+the augmentation of training images (random crops, rotations, zooms and shifts)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from odedsl.lang import model as ir
 from odedsl.lang import nodes
 from odedsl.lang.arguments import INVALID, argument_value, bind_arguments
-from odedsl.lang.builtins import DATA_OPTIONS, DATASETS, DataSet
+from odedsl.lang.builtins import AUGMENTATIONS, DATA_OPTIONS, DATASETS, DataSet
 from odedsl.lang.declarations import refuse, type_shape
 from odedsl.lang.diagnostics import Note, did_you_mean
 from odedsl.lang.env import Env
@@ -65,7 +65,8 @@ def declare_data(env: Env, sections: Sections) -> DataSection:
                 env,
                 statement,
                 "data",
-                "a data source `x :: Real[D] ~ Moons()`, `batch = N` and, for images, `crop = N`",
+                "a data source `x :: Real[D] ~ Moons()`, `batch = N` and, for images, "
+                "`crop`, `rotate`, `zoom` and `shift`",
             )
     if first is None and "data" in sections:
         env.reporter.error(
@@ -76,23 +77,27 @@ def declare_data(env: Env, sections: Sections) -> DataSection:
         )
     if "batch" in options:
         found.batch, found.batch_loc = options["batch"]  # type: ignore[assignment]
-    if "crop" in options and found.source is not None:
-        found.source = _crop(env, found.source, *options["crop"])
+    augment = {name: options[name] for name in AUGMENTATIONS if name in options}
+    if augment and found.source is not None:
+        found.source = _augment(env, found.source, augment)
     return found
 
 
-def _crop(env: Env, source: ir.DataSource, crop: object, loc: Span) -> ir.DataSource:
-    """``source`` with its training images randomly cropped, if it is a data set of images."""
+def _augment(
+    env: Env, source: ir.DataSource, augment: dict[str, tuple[object, Span]]
+) -> ir.DataSource:
+    """``source`` with its training images augmented, if it is a data set of images."""
     if DATASETS[source.dataset].images:
-        return replace(source, crop=crop)
+        return replace(source, **{name: value for name, (value, _) in augment.items()})
     images = ", ".join(f"`{d.name}`" for d in DATASETS.values() if d.images)
-    env.reporter.error(
-        "E080",
-        f"`crop` applies to images only, and `{source.dataset}` gives no images",
-        loc,
-        help=f"remove `crop`: it randomly crops the images of {images}",
-        notes=[Note("the data set is set here", source.loc)],
-    )
+    for name, (_, loc) in augment.items():
+        env.reporter.error(
+            "E080",
+            f"`{name}` applies to images only, and `{source.dataset}` gives no images",
+            loc,
+            help=f"remove `{name}`: it augments the training images of {images}",
+            notes=[Note("the data set is set here", source.loc)],
+        )
     return source
 
 

@@ -182,8 +182,10 @@ class DataVariable:
 class DataSource:
     """``dataset`` with every argument (defaults filled in) and the variables it binds.
 
-    ``crop`` (image data sets only) pads each training image with that many pixels of zeros
-    and crops it back at a random offset; 0 leaves the images as they are.
+    Image data sets only, training images only, each 0 for none: ``crop`` pads each image with
+    that many pixels of zeros and crops it back at a random offset; then each image is rotated
+    by an angle uniform in ±``rotate`` degrees, scaled by a factor uniform in 1 ± ``zoom`` and
+    moved by up to ±``shift`` pixels on each axis (``odedsl.data.augment``).
     """
 
     dataset: str
@@ -191,6 +193,14 @@ class DataSource:
     variables: tuple[DataVariable, ...]
     loc: Span
     crop: int = 0
+    rotate: float = 0.0
+    zoom: float = 0.0
+    shift: float = 0.0
+
+    @property
+    def augmented(self) -> bool:
+        """Whether training batches are augmented."""
+        return bool(self.crop or self.rotate or self.zoom or self.shift)
 
 
 @dataclass(frozen=True)

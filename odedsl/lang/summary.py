@@ -47,8 +47,21 @@ def _data(data: ir.DataSource | None) -> str:
         return ""
     args = ", ".join(f"{k} = {_value(v)}" for k, v in data.args.items())
     variables = ", ".join(f"{v.name} :: {_variable_type(v)}" for v in data.variables)
-    crop = f", random crop with {data.crop} px of zero padding (training only)"
-    return f"{data.dataset}({args}) binds {variables}" + (crop if data.crop else "")
+    return f"{data.dataset}({args}) binds {variables}" + _augmentation(data)
+
+
+def _augmentation(data: ir.DataSource) -> str:
+    """What happens to the training images, or "" if nothing does."""
+    steps = []
+    if data.crop:
+        steps.append(f"random crop with {data.crop} px of zero padding")
+    if data.rotate:
+        steps.append(f"rotation by up to ±{number(data.rotate)}°")
+    if data.zoom:
+        steps.append(f"zoom by 1 ± {number(data.zoom)}")
+    if data.shift:
+        steps.append(f"shift by up to ±{number(data.shift)} px")
+    return f", {', '.join(steps)} (training only)" if steps else ""
 
 
 def _variable_type(variable: ir.DataVariable) -> str:

@@ -14,7 +14,7 @@ import torch
 import odedsl
 from odedsl.compile import build_data, compile, generated_code, train_config
 from odedsl.compile.parameters import OUTPUT_SCALE, roles
-from odedsl.data.augment import random_crop
+from odedsl.data.augment import random_affine, random_crop
 from odedsl.errors import SpecError
 from odedsl.lang.summary import summarize
 from odedsl.training import StreamingBatches, TensorBatches, TrainConfig
@@ -235,6 +235,26 @@ def test_training_images_are_randomly_cropped_and_test_images_are_not(tmp_path):
             moved += not torch.equal(image, source)
     assert moved > 0.5 * 1347  # 8 of the 9 offsets move an image
     assert torch.equal(torch.cat([batch["x"] for batch in test]), test.tensors["x"])
+
+
+def test_training_images_are_cropped_then_turned_zoomed_and_shifted(tmp_path):
+    options = "crop = 1\n        rotate = 15\n        zoom = 0.15\n        shift = 1\n"
+    text = DIGITS.read_text(encoding="utf-8").replace("batch = 32\n", f"batch = 32\n{options}")
+    (tmp_path / "augmented.ode").write_text(text, encoding="utf-8")
+    digits = odedsl.check(tmp_path / "augmented.ode")
+    plain = dataclasses.replace(digits, data=dataclasses.replace(digits.data, crop=0, rotate=0))
+    plain = dataclasses.replace(plain, data=dataclasses.replace(plain.data, zoom=0, shift=0))
+    train, original = build_data(digits), build_data(plain)
+    assert original.transform is None and build_data(digits, "test").transform is None
+    for source in (train, original):
+        source.set_epoch(2)
+    for index, (batch, unchanged) in enumerate(zip(train, original, strict=True)):
+        rng = batch_rng(digits.train.seed, 2, index)
+        cropped = random_crop(unchanged["x"].numpy(), rng, padding=1)
+        expected = random_affine(cropped, rng, rotate=15, zoom=0.15, shift=1)
+        assert batch["x"].dtype == unchanged["x"].dtype
+        assert torch.equal(batch["x"], torch.from_numpy(expected))
+        assert torch.equal(batch["y"], unchanged["y"])
 
 
 def test_density_matching_streams_base_noise():

@@ -9,7 +9,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from odedsl.data import DataError, DataFileNotFoundError, load, random_crop, read_idx, rng_for
+from odedsl.data import (
+    DataError,
+    DataFileNotFoundError,
+    load,
+    random_affine,
+    random_crop,
+    read_idx,
+    rng_for,
+)
 
 
 def write_idx(path: Path, array: np.ndarray, *, compress: bool = False) -> None:
@@ -152,3 +160,69 @@ def test_random_crop_without_padding_is_identity() -> None:
     np.testing.assert_array_equal(random_crop(images, rng_for(0, "augment"), padding=0), images)
     with pytest.raises(DataError, match="shape"):
         random_crop(images[0], rng_for(0, "augment"))
+
+
+def test_random_affine_matches_scipy_bilinear_resampling() -> None:
+    # Independent truth: scipy.ndimage.affine_transform (order 1: bilinear; grid-constant:
+    # zeros outside, interpolated up to the edge) with the same draws, taken in the documented
+    # order (angles, scale factors, then the (row, column) shifts).
+    ndimage = pytest.importorskip("scipy.ndimage")
+    images = np.random.default_rng(1).uniform(0.0, 1.0, (6, 2, 8, 7))
+    out = random_affine(images, rng_for(2, "augment"), rotate=30, zoom=0.2, shift=1.5)
+    draws = rng_for(2, "augment")
+    angles = np.deg2rad(draws.uniform(-30, 30, 6))
+    scales = 1 + draws.uniform(-0.2, 0.2, 6)
+    moves = draws.uniform(-1.5, 1.5, (2, 6))
+    centre = np.array([3.5, 3.0])
+    for i, image in enumerate(images):
+        cos, sin = np.cos(angles[i]), np.sin(angles[i])
+        matrix = np.array([[cos, -sin], [sin, cos]]) / scales[i]
+        offset = centre - matrix @ (centre + moves[:, i])
+        for channel in range(2):
+            expected = ndimage.affine_transform(
+                image[channel], matrix, offset=offset, order=1, mode="grid-constant", cval=0.0
+            )
+            np.testing.assert_allclose(out[i, channel], expected, rtol=0, atol=1e-12)
+
+
+def test_random_affine_special_cases() -> None:
+    images = np.random.default_rng(3).uniform(0.1, 1.0, (50, 1, 8, 8)).astype(np.float32)
+    # nothing asked: the images unchanged (a copy), in their dtype
+    same = random_affine(images, rng_for(0, "augment"))
+    assert same.dtype == np.float32 and same is not images
+    np.testing.assert_array_equal(same, images)
+    # a square image turned by exactly 90° about its centre is np.rot90 of it
+    quarter = random_affine(images, _Fixed(90.0), rotate=90)
+    np.testing.assert_allclose(quarter[:, 0], np.rot90(images[:, 0], k=-1, axes=(1, 2)), atol=1e-6)
+    # a whole-pixel shift is a zero-filled roll: every draw of 1 moves rows and columns by 1
+    moved_one = random_affine(images, _Fixed(1.0), shift=1)
+    np.testing.assert_array_equal(moved_one[:, 0, 1:, 1:], images[:, 0, :-1, :-1])
+    assert not moved_one[:, 0, 0].any() and not moved_one[:, 0, :, 0].any()
+    # each draw moves each image differently: no two of 50 images get the same transform
+    moved = random_affine(np.ones((50, 1, 8, 8)), rng_for(4, "augment"), rotate=20, shift=1)
+    assert len({out.tobytes() for out in moved}) == 50
+
+
+class _Fixed:
+    """A generator stand-in whose uniform draws are all ``value`` (capped to the range)."""
+
+    def __init__(self, value: float) -> None:
+        self.value = value
+
+    def uniform(self, low, high, size):
+        return np.clip(np.full(size, self.value), low, high)
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"rotate": -1.0}, "`rotate` must be a finite number >= 0"),
+        ({"shift": float("nan")}, "`shift` must be a finite number >= 0"),
+        ({"zoom": 1.0}, "`zoom` must be below 1"),
+    ],
+)
+def test_random_affine_refuses_bad_amounts(options, message) -> None:
+    with pytest.raises(DataError, match=message):
+        random_affine(np.zeros((1, 1, 4, 4)), rng_for(0, "augment"), **options)
+    with pytest.raises(DataError, match="shape"):
+        random_affine(np.zeros((4, 4)), rng_for(0, "augment"))

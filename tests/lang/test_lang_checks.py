@@ -299,12 +299,29 @@ def test_crop_of_training_images_reaches_the_model_and_its_summary() -> None:
     assert mnist.data.crop == 4
 
 
+def test_affine_augmentation_reaches_the_model_and_its_summary() -> None:
+    model = classifier("rotate = 15\n        zoom = 0.1\n        shift = 1")
+    data = model.data
+    assert (data.rotate, data.zoom, data.shift, data.crop, data.augmented) == (15, 0.1, 1, 0, True)
+    assert (
+        "rotation by up to ±15°, zoom by 1 ± 0.1, shift by up to ±1 px (training only)"
+        in summarize(model)
+    )
+    both = classifier("crop = 1\n        rotate = 10").data
+    assert (both.crop, both.rotate, both.zoom, both.augmented) == (1, 10, 0, True)
+    assert not classifier("batch = 64").data.augmented
+
+
 @pytest.mark.parametrize(
     ("option", "value", "message"),
     [
         ("crop", "-1", "`crop` must not be negative, but it is -1"),
         ("crop", "1.5", "`crop` must be an integer, but it is 1.5"),
         ("crop", ":yes", "`crop` must be an integer"),
+        ("rotate", "-5", "`rotate` must not be negative, but it is -5"),
+        ("zoom", "1", "`zoom` must be in [0, 1), but it is 1"),
+        ("zoom", "-0.1", "`zoom` must be in [0, 1), but it is -0.1"),
+        ("shift", ":some", "`shift` must be a number"),
         ("kl_warmup", "-1", "`kl_warmup` must not be negative, but it is -1"),
         ("kl_warmup", "2.5", "`kl_warmup` must be an integer, but it is 2.5"),
         ("kl_warmup", ":linear", "`kl_warmup` must be an integer"),
@@ -320,6 +337,9 @@ def test_a_bad_crop_or_latent_option_is_refused_at_its_value(
     # `crop` is on line 4 of the classifier's `data`; the latent options go before `steps`
     make, (path, line, column) = {
         "crop": (classifier, ("c.ode", 4, 16)),
+        "rotate": (classifier, ("c.ode", 4, 18)),
+        "zoom": (classifier, ("c.ode", 4, 16)),
+        "shift": (classifier, ("c.ode", 4, 17)),
         "kl_warmup": (latent, ("l.ode", STEPS_LINE, 21)),
         "encoder_window": (latent, ("l.ode", STEPS_LINE, 26)),
         "refine": (latent, ("l.ode", STEPS_LINE, 18)),
@@ -332,15 +352,17 @@ def test_a_bad_crop_or_latent_option_is_refused_at_its_value(
     assert f"{path}:{line}:{column}: error[E081]" in caught.value.rendered
 
 
-def test_crop_is_for_image_data_sets_only() -> None:
+@pytest.mark.parametrize("option", ["crop = 1", "rotate = 10", "zoom = 0.1", "shift = 0.5"])
+def test_augmentation_is_for_image_data_sets_only(option: str) -> None:
     with pytest.raises(SpecError) as caught:
-        check_text(DATA_FLOW.format(D=2, source="Moons()", options="crop = 1"), "m.ode")
+        check_text(DATA_FLOW.format(D=2, source="Moons()", options=option), "m.ode")
     (diagnostic,) = caught.value.diagnostics
+    name = option.split()[0]
     assert (diagnostic.code, diagnostic.line, diagnostic.column) == ("E080", 4, 9)
-    assert diagnostic.message == "`crop` applies to images only, and `Moons` gives no images"
-    assert "`Digits`, `MNIST`" in diagnostic.help
+    assert diagnostic.message == f"`{name}` applies to images only, and `Moons` gives no images"
+    assert diagnostic.help.startswith(f"remove `{name}`") and "`Digits`, `MNIST`" in diagnostic.help
     assert diagnostic.notes[0].span.line == 3  # the data set
-    assert check_text(DATA_FLOW.format(D=2, source="Moons()", options="")).data.crop == 0
+    assert not check_text(DATA_FLOW.format(D=2, source="Moons()", options="")).data.augmented
 
 
 def test_kl_warmup_reaches_the_training_settings_and_the_summary() -> None:
