@@ -190,10 +190,11 @@ def test_training_data_and_configuration():
     assert not test.shuffle and test.rows == 450
     config = train_config(digits)
     assert (config.epochs, config.optimizer.name, config.optimizer.kwargs["momentum"]) == (
-        30,
+        50,
         "SGD",
         0.9,
     )
+    assert config.schedule.kind == "cosine"
     mnist = train_config(odedsl.check(SPECS / "odenet_mnist.ode"))
     assert (mnist.schedule.kind, mnist.schedule.milestones, mnist.schedule.unit) == (
         "step",
@@ -216,6 +217,10 @@ def test_training_images_are_randomly_cropped_and_test_images_are_not(tmp_path):
     (tmp_path / "cropped.ode").write_text(text, encoding="utf-8")
     digits = odedsl.check(tmp_path / "cropped.ode")
     assert digits.data.crop == 1
+    # the crop alone: without the spec's rotations, zooms and shifts
+    digits = dataclasses.replace(
+        digits, data=dataclasses.replace(digits.data, rotate=0, zoom=0, shift=0)
+    )
     uncropped = dataclasses.replace(digits, data=dataclasses.replace(digits.data, crop=0))
     train, plain, test = build_data(digits), build_data(uncropped), build_data(digits, "test")
     assert plain.transform is None and test.transform is None

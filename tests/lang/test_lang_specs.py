@@ -107,6 +107,7 @@ def test_cnf_density_target(models) -> None:
 def test_odenet_digits(models) -> None:
     model = models["odenet_digits"]
     assert (model.data.dataset, model.data.crop, model.train.batch) == ("Digits", 0, 32)
+    assert (model.data.rotate, model.data.zoom, model.data.shift) == (15, 0.15, 1)
     networks = {n.name: n for n in model.networks}
     assert networks["f"].takes_time and not networks["down"].takes_time
     assert networks["down"].in_shape == (1, 8, 8) and networks["down"].out_shape == (32, 8, 8)
@@ -116,7 +117,7 @@ def test_odenet_digits(models) -> None:
     assert isinstance(logits, ir.NetworkCall) and logits.network == "head"
     (at_end,) = logits.args
     assert isinstance(at_end, ir.StateRef) and at_end.time.value == 1.0
-    assert model.train.epochs == 30 and model.train.steps is None
+    assert model.train.epochs == 50 and model.train.steps is None
     assert model.solver.trace is None  # not a flow
 
 
