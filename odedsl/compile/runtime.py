@@ -93,7 +93,7 @@ def _augment(
     images = batch["x"].numpy()
     if source.crop:
         images = random_crop(images, rng, source.crop)
-    if source.rotate or source.zoom or source.shift:
+    if source.affine:
         images = random_affine(
             images, rng, rotate=source.rotate, zoom=source.zoom, shift=source.shift
         )

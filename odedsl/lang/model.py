@@ -198,9 +198,14 @@ class DataSource:
     shift: float = 0.0
 
     @property
+    def affine(self) -> bool:
+        """Whether training images are turned, zoomed or shifted."""
+        return bool(self.rotate or self.zoom or self.shift)
+
+    @property
     def augmented(self) -> bool:
         """Whether training batches are augmented."""
-        return bool(self.crop or self.rotate or self.zoom or self.shift)
+        return bool(self.crop) or self.affine
 
 
 @dataclass(frozen=True)
