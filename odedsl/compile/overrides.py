@@ -5,7 +5,8 @@ solver options (``method``, ``rtol``, ``atol``, ``step_size``, ``gradient``, ``t
 ``max_num_steps``, ``adams_mode``) apply to training and evaluation; ``eval_<option>`` to
 evaluation only; training options (``steps``, ``epochs``, ``batch``, ``seed``, ``kinetic``,
 ``jacobian``, ``warmup``, ``samples``, ``kl_warmup``, ``encoder_window``, ``objective``) and
-``lr`` (the optimizer's learning rate) to training; ``refine`` to a latent model's predictions;
+``lr`` (the optimizer's learning rate) to training; ``crop``, ``rotate``, ``zoom``, ``shift``
+to the augmentation of training images; ``refine`` to a latent model's predictions;
 ``samples``, ``kl_warmup``, ``encoder_window`` and ``refine`` only to latent models.
 Values are validated against the language catalogue (``odedsl.lang.builtins``): allowed
 symbols (``"rk4"`` or ``":rk4"``), integers, bounds (``Arg.violation``); a bad one raises
@@ -24,6 +25,9 @@ from typing import Any
 from odedsl.errors import SpecError
 from odedsl.lang import model as ir
 from odedsl.lang.builtins import (
+    AUGMENTATIONS,
+    DATA_OPTIONS,
+    DATASETS,
     EVAL_OPTIONS,
     LATENT_TRAIN_OPTIONS,
     METHODS,
@@ -43,6 +47,7 @@ KNOWN: dict[str, Arg] = {
     **{f"eval_{name}": arg for name, arg in EVAL_OPTIONS.items()},
     **_TRAIN,
     "lr": _LR,
+    **{name: DATA_OPTIONS[name] for name in AUGMENTATIONS},
 }
 """Every override ``compile`` accepts, with the catalogue entry its value is checked against."""
 EVALUATION_ONLY = (*(f"eval_{name}" for name in EVAL_OPTIONS), "refine")
@@ -63,6 +68,7 @@ def apply_overrides(
     if "trace" in evaluation and spec.kind not in ("flow_ml", "flow_density"):
         raise ValueError(f"trace: only flows compute a trace, and {spec.name} is a {spec.title}")
     train = {k: v for k, v in values.items() if k in _TRAIN or k == "lr"}
+    augment = {k: v for k, v in values.items() if k in AUGMENTATIONS}
     training = _solver(spec, spec.solver, solver, "", source)
     evaluated = _solver(spec, spec.eval_solver, evaluation, "eval_", source)
     for name in solver:
@@ -70,7 +76,26 @@ def apply_overrides(
     for name in values.keys() - solver.keys():
         if name.startswith("eval_"):
             _check_effect(name, values[name], (evaluated,))
-    return replace(spec, solver=training, eval_solver=evaluated, train=_train(spec, train))
+    return replace(
+        spec,
+        data=_augmentation(spec, augment),
+        solver=training,
+        eval_solver=evaluated,
+        train=_train(spec, train),
+    )
+
+
+def _augmentation(spec: ir.CheckedModel, changes: dict[str, Any]) -> ir.DataSource | None:
+    """``spec``'s data source with the augmentation ``changes``; images only."""
+    if not changes:
+        return spec.data
+    if spec.data is None or not DATASETS[spec.data.dataset].images:
+        read = "no data" if spec.data is None else f"{spec.data.dataset}, which gives no images"
+        raise ValueError(
+            f"{', '.join(changes)}: only image data sets are augmented, and {spec.name} reads "
+            f"{read}"
+        )
+    return replace(spec.data, **changes)
 
 
 def _applies(option: str, settings: ir.SolverSettings) -> bool:

@@ -57,6 +57,8 @@ DIGITS = SPECS / "odenet_digits.ode"
         ({"eval_step_size": 0.1}, "eval_step_size=0.1 has no effect: .* 'dopri5'"),
         ({"method": "dopri5", "step_size": 0.1}, "step_size=0.1 has no effect"),
         ({"eval_method": "rk4", "eval_step_size": 0.1, "eval_rtol": 1e-3}, "also pass eval_method"),
+        ({"rotate": 10}, "rotate: only image data sets are augmented, and CNFMoons reads Moons"),
+        ({"crop": 1, "shift": 1}, "crop, shift: only image data sets are augmented"),
     ],
 )
 def test_bad_overrides_are_refused_by_name(overrides, message):
@@ -260,6 +262,27 @@ def test_training_images_are_cropped_then_turned_zoomed_and_shifted(tmp_path):
         assert batch["x"].dtype == unchanged["x"].dtype
         assert torch.equal(batch["x"], torch.from_numpy(expected))
         assert torch.equal(batch["y"], unchanged["y"])
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"rotate": -5}, "rotate must not be negative"),
+        ({"zoom": 1}, re.escape("zoom must be in [0, 1)")),
+        ({"crop": 0.5}, "crop must be an integer"),
+        ({"shift": "one"}, "shift must be a finite number"),
+    ],
+)
+def test_bad_augmentation_overrides_are_refused_by_name(overrides, message):
+    with pytest.raises(ValueError, match=message):
+        compile(DIGITS, **overrides)
+
+
+def test_augmentation_overrides_reach_the_training_batches():
+    model = compile(DIGITS, rotate=0, zoom=0, shift=0)  # the spec's augmentation switched off
+    assert not model.spec.data.augmented and build_data(model.spec).transform is None
+    cropped = compile(DIGITS, crop=2, rotate=5).spec.data
+    assert (cropped.crop, cropped.rotate, cropped.zoom, cropped.shift) == (2, 5, 0.15, 1)
 
 
 def test_density_matching_streams_base_noise():
