@@ -4,9 +4,10 @@
 solver options (``method``, ``rtol``, ``atol``, ``step_size``, ``gradient``, ``trace``,
 ``max_num_steps``, ``adams_mode``) apply to training and evaluation; ``eval_<option>`` to
 evaluation only; training options (``steps``, ``epochs``, ``batch``, ``seed``, ``kinetic``,
-``jacobian``, ``warmup``, ``samples``, ``kl_warmup``, ``encoder_window``, ``objective``) and
-``lr`` (the optimizer's learning rate) to training; ``crop``, ``rotate``, ``zoom``, ``shift``
-to the augmentation of training images; ``refine`` to a latent model's predictions;
+``jacobian``, ``warmup``, ``samples``, ``kl_warmup``, ``encoder_window``, ``objective``), ``lr``
+(the optimizer's learning rate) and ``schedule`` (``constant`` or ``cosine``) to training;
+``crop``, ``rotate``, ``zoom``, ``shift`` to the augmentation of training images; ``refine``
+to a latent model's predictions;
 ``samples``, ``kl_warmup``, ``encoder_window`` and ``refine`` only to latent models.
 Values are validated against the language catalogue (``odedsl.lang.builtins``): allowed
 symbols (``"rk4"`` or ``":rk4"``), integers, bounds (``Arg.violation``); a bad one raises
@@ -31,6 +32,7 @@ from odedsl.lang.builtins import (
     EVAL_OPTIONS,
     LATENT_TRAIN_OPTIONS,
     METHODS,
+    SCHEDULES,
     SOLVER_OPTIONS,
     TRAIN_OPTIONS,
     Arg,
@@ -42,11 +44,18 @@ from odedsl.lang.trace import choose_trace
 
 _TRAIN = {name: arg for name, arg in TRAIN_OPTIONS.items() if name not in ("optimizer", "schedule")}
 _LR = Arg("lr", "number", bound="> 0", doc="the optimizer's learning rate")
+_SCHEDULE = Arg(
+    "schedule",
+    "symbol",
+    choices=SCHEDULES,
+    doc="the learning-rate schedule (a spec's `Step(...)` is written in the spec only)",
+)
 KNOWN: dict[str, Arg] = {
     **SOLVER_OPTIONS,
     **{f"eval_{name}": arg for name, arg in EVAL_OPTIONS.items()},
     **_TRAIN,
     "lr": _LR,
+    "schedule": _SCHEDULE,
     **{name: DATA_OPTIONS[name] for name in AUGMENTATIONS},
 }
 """Every override ``compile`` accepts, with the catalogue entry its value is checked against."""
@@ -67,7 +76,7 @@ def apply_overrides(
         )
     if "trace" in evaluation and spec.kind not in ("flow_ml", "flow_density"):
         raise ValueError(f"trace: only flows compute a trace, and {spec.name} is a {spec.title}")
-    train = {k: v for k, v in values.items() if k in _TRAIN or k == "lr"}
+    train = {k: v for k, v in values.items() if k in _TRAIN or k in ("lr", "schedule")}
     augment = {k: v for k, v in values.items() if k in AUGMENTATIONS}
     training = _solver(spec, spec.solver, solver, "", source)
     evaluated = _solver(spec, spec.eval_solver, evaluation, "eval_", source)
@@ -227,4 +236,6 @@ def _train(spec: ir.CheckedModel, changes: dict[str, Any]) -> ir.TrainSettings:
         fields["objective_inferred"] = False
     if "lr" in changes:
         fields["optimizer"] = replace(train.optimizer, lr=changes["lr"])
+    if "schedule" in changes:
+        fields["schedule"] = ir.Schedule(changes["schedule"])
     return replace(train, **fields)

@@ -278,6 +278,15 @@ def test_bad_augmentation_overrides_are_refused_by_name(overrides, message):
         compile(DIGITS, **overrides)
 
 
+def test_schedule_override_replaces_the_spec_schedule():
+    # the digits spec anneals by cosine, the MNIST spec steps down at epochs 60, 100, 140
+    constant = train_config(compile(DIGITS, schedule=":constant").spec).schedule
+    cosine = train_config(compile(SPECS / "odenet_mnist.ode", schedule="cosine").spec).schedule
+    assert (constant.kind, cosine.kind, cosine.milestones) == ("none", "cosine", ())
+    with pytest.raises(ValueError, match="use one of constant, cosine"):
+        compile(DIGITS, schedule="step")
+
+
 def test_augmentation_overrides_reach_the_training_batches():
     model = compile(DIGITS, rotate=0, zoom=0, shift=0)  # the spec's augmentation switched off
     assert not model.spec.data.augmented and build_data(model.spec).transform is None
