@@ -2,8 +2,8 @@
 
 The data are a damped spiral, dz/dt = A z, observed at 40 times. A small MLP learns the
 field; gradients come from the adjoint method (a reverse-time solve per pair of output times,
-constant memory). Before training, the adjoint gradient is
-compared with backpropagation through the solver's steps: they agree to the solver tolerance.
+constant memory). Before training, the adjoint gradient is compared with backpropagation
+through the solver's steps: they agree to the solver tolerance.
 
     python examples/fit_trajectory.py             # 200 iterations, about a minute
     python examples/fit_trajectory.py --iterations 20
