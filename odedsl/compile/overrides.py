@@ -31,11 +31,13 @@ from odedsl.lang.builtins import (
     DATASETS,
     EVAL_OPTIONS,
     LATENT_TRAIN_OPTIONS,
+    METHOD_SPECIFIC,
     METHODS,
     SCHEDULES,
     SOLVER_OPTIONS,
     TRAIN_OPTIONS,
     Arg,
+    applies_to,
 )
 from odedsl.lang.diagnostics import Reporter, closest, render
 from odedsl.lang.kinds import OBJECTIVES
@@ -107,29 +109,13 @@ def _augmentation(spec: ir.CheckedModel, changes: dict[str, Any]) -> ir.DataSour
     return replace(spec.data, **changes)
 
 
-def _applies(option: str, settings: ir.SolverSettings) -> bool:
-    """Whether solver ``option`` changes what ``settings``' method does."""
-    if option == "step_size":
-        return not settings.adaptive
-    if option in ("rtol", "atol"):
-        return settings.adaptive
-    if option == "adams_mode":
-        return settings.method == "adams"
-    return True
-
-
 def _check_effect(name: str, value: Any, used_by: tuple[ir.SolverSettings, ...]) -> None:
     """``ValueError`` if override ``name`` changes none of the solvers in ``used_by``."""
     option = name.removeprefix("eval_")
-    if any(_applies(option, settings) for settings in used_by):
+    if any(applies_to(option, settings.method) for settings in used_by):
         return
     methods = " and ".join(sorted({repr(settings.method) for settings in used_by}))
-    reason = {
-        "step_size": "fixed-step methods",
-        "rtol": "adaptive methods",
-        "atol": "adaptive methods",
-        "adams_mode": "method 'adams'",
-    }[option]
+    reason = METHOD_SPECIFIC[option]
     prefix = name[: len(name) - len(option)]
     raise ValueError(
         f"{name}={value!r} has no effect: it applies to {reason}, and the model solves with "

@@ -442,6 +442,25 @@ METHODS: dict[str, bool] = {
     "adams": True,
 }
 """Solver methods, mapped to whether they are adaptive (error-controlled)."""
+METHOD_SPECIFIC: dict[str, str] = {
+    "step_size": "fixed-step methods",
+    "rtol": "adaptive methods",
+    "atol": "adaptive methods",
+    "adams_mode": "method 'adams'",
+}
+"""Solver options that only some methods read, with which ones (see :func:`applies_to`)."""
+
+
+def applies_to(option: str, method: str) -> bool:
+    """Whether solver ``option`` changes what ``method`` does (``METHOD_SPECIFIC``)."""
+    if option == "step_size":
+        return not METHODS[method]
+    if option in ("rtol", "atol"):
+        return METHODS[method]
+    if option == "adams_mode":
+        return method == "adams"
+    return True
+
 
 GRADIENTS: tuple[str, ...] = ("adjoint", "direct", "checkpoint")
 TRACES: tuple[str, ...] = ("auto", "symbolic", "exact", "hutchinson")

@@ -12,6 +12,7 @@ from odedsl.lang.builtins import (
     DEFAULT_STEPS,
     EVAL_OPTIONS,
     LATENT_TRAIN_OPTIONS,
+    METHOD_SPECIFIC,
     METHODS,
     OPTIMIZERS,
     SCHEDULES,
@@ -19,6 +20,7 @@ from odedsl.lang.builtins import (
     STEP_SCHEDULE,
     TRAIN_OPTIONS,
     Arg,
+    applies_to,
 )
 from odedsl.lang.declarations import refuse
 from odedsl.lang.diagnostics import Note, did_you_mean, one_of
@@ -214,21 +216,9 @@ def _solver(
             help="add `step_size = 0.1` (say), or use an adaptive method such as `:dopri5`",
         )
         return None
-    if adaptive and "step_size" in written_here:
-        _no_effect(
-            env, given["step_size"], f"`step_size` has no effect with the adaptive `:{method}`"
-        )
-    for tolerance in ("rtol", "atol"):
-        if not adaptive and tolerance in written_here:
-            _no_effect(
-                env,
-                given[tolerance],
-                f"`{tolerance}` has no effect with the fixed-step `:{method}`",
-            )
-    if method != "adams" and "adams_mode" in written_here:
-        _no_effect(
-            env, given["adams_mode"], f"`adams_mode` only applies to `:adams`, not `:{method}`"
-        )
+    for option in METHOD_SPECIFIC:
+        if option in written_here and not applies_to(option, method):
+            _no_effect(env, given[option], _NO_EFFECT[option].format(method=method))
     trace, reason = None, ""
     if flow is not None:
         requested_at = given["trace"].statement.loc if "trace" in given else None
@@ -248,6 +238,15 @@ def _solver(
         reason,
         values["adams_mode"],  # type: ignore[arg-type]
     )
+
+
+_NO_EFFECT = {
+    "step_size": "`step_size` has no effect with the adaptive `:{method}`",
+    "rtol": "`rtol` has no effect with the fixed-step `:{method}`",
+    "atol": "`atol` has no effect with the fixed-step `:{method}`",
+    "adams_mode": "`adams_mode` only applies to `:adams`, not `:{method}`",
+}
+"""The warning for each of ``METHOD_SPECIFIC``'s options written for a method that ignores it."""
 
 
 def _no_effect(env: Env, given: _Given, message: str, *, help: str | None = None) -> None:

@@ -249,8 +249,8 @@ def test_training_images_are_cropped_then_turned_zoomed_and_shifted(tmp_path):
     text = DIGITS.read_text(encoding="utf-8").replace("batch = 32\n", f"batch = 32\n{options}")
     (tmp_path / "augmented.ode").write_text(text, encoding="utf-8")
     digits = odedsl.check(tmp_path / "augmented.ode")
-    plain = dataclasses.replace(digits, data=dataclasses.replace(digits.data, crop=0, rotate=0))
-    plain = dataclasses.replace(plain, data=dataclasses.replace(plain.data, zoom=0, shift=0))
+    unchanged_data = dataclasses.replace(digits.data, crop=0, rotate=0, zoom=0, shift=0)
+    plain = dataclasses.replace(digits, data=unchanged_data)
     train, original = build_data(digits), build_data(plain)
     assert original.transform is None and build_data(digits, "test").transform is None
     for source in (train, original):
