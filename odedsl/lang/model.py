@@ -19,11 +19,20 @@ from odedsl.lang.diagnostics import Diagnostic
 from odedsl.lang.source import Span
 
 Shape = tuple[int | None, ...]
-ModelKind = Literal["flow_ml", "flow_density", "classifier", "latent"]
+ModelKind = Literal["flow_ml", "flow_density", "supervised", "trajectory", "latent"]
+"""What the runtime needs to know of a model, read off its statements (never a template):
+
+- ``flow_ml`` / ``flow_density``: a `flow` (change of variables), on data or against a target;
+- ``supervised``: each example's states start from its inputs and its response is observed at
+  fixed times (classification, regression: ``y ~ Categorical(logits = head(h(1.0)))``);
+- ``trajectory``: observations inside ``for t in ts`` with no latent variable (system
+  identification, universal differential equations);
+- ``latent``: latent variables with a `prior` and an `encoder` (an ELBO)."""
 KIND_TITLES: dict[str, str] = {
     "flow_ml": "continuous normalizing flow, trained by maximum likelihood on data",
     "flow_density": "continuous normalizing flow, trained to match a target density",
-    "classifier": "ODE classifier (ODE-Net)",
+    "supervised": "supervised ODE model (inputs → states → response at fixed times)",
+    "trajectory": "trajectory model (states observed along series of times)",
     "latent": "latent ODE (variational encoder, ODE in latent space, decoder)",
 }
 
@@ -80,15 +89,29 @@ class StateRef(Expr):
 @dataclass(frozen=True)
 class Call(Expr):
     """A built-in function (``odedsl.lang.builtins.FUNCTIONS``): ``exp``, ``norm``, ``chunk``,
-    ``reshape``... Integer arguments (``chunk``'s k, ``reshape``'s sizes) are :class:`Const`."""
+    ``reshape``... Integer arguments (``chunk``'s k, ``reshape``'s sizes, ``zeros``' and
+    ``ones``' n) are :class:`Const`. ``vcat(a, b, ...)`` joins vectors (and scalars, counting
+    1) into one vector; ``zeros(n)`` / ``ones(n)`` are Real[n]; ``first(x)`` is the first
+    observation ``Real[D]`` of a series data variable ``x :: Real[N, D]``."""
 
     function: str
     args: tuple[Expr, ...]
 
 
 @dataclass(frozen=True)
+class Vector(Expr):
+    """A vector literal ``[e1, e2, ...]`` of scalars: shape ``(len(elements),)``."""
+
+    elements: tuple[Expr, ...]
+
+
+@dataclass(frozen=True)
 class NetworkCall(Expr):
-    """A network applied to ``args``: ``f(x)``, ``f(t, h)`` (with ConcatConv), ``rec(xs, ts)``."""
+    """A network applied to ``args``: ``f(x)``, ``f(t, h)`` (with ConcatConv), ``rec(xs, ts)``.
+
+    A plain network (neither ConcatConv nor a sequence network) called with several arguments,
+    ``f(t, z)`` or ``g(x, y)``, reads them joined in order along one axis, each flattened to a
+    vector (a scalar counts 1); the batch axes broadcast."""
 
     network: str
     args: tuple[Expr, ...]
@@ -118,9 +141,9 @@ class Transpose(Expr):
 
 @dataclass(frozen=True)
 class BinOp(Expr):
-    """``op`` is ``+ - * / ^`` (elementwise, a scalar broadcast to the other side) or ``@``
-    (the matrix product ``*`` of a matrix and a vector or matrix, and ``w' * z``, which
-    gives a scalar)."""
+    """``op`` is ``+ - * / ^`` (elementwise, a scalar broadcast to the other side; Julia's
+    ``.* ./ .+ .- .^`` are these too) or ``@`` (the matrix product ``*`` of a matrix and a
+    vector or matrix, and ``w' * z``, which gives a scalar)."""
 
     op: str
     left: Expr
@@ -145,10 +168,13 @@ class Sum(Expr):
 
 @dataclass(frozen=True)
 class Distribution:
-    """A distribution as used by ``~``.
+    """A distribution as used by ``~``; ``params`` are keyed by the catalogue's argument names
+    (``odedsl.lang.builtins.DISTRIBUTIONS``), each an expression broadcasting against the
+    event shape:
 
-    - ``Normal``: params ``mean`` and ``std`` (``Normal(μ, I(D))`` has ``std`` = Const(1.0));
-    - ``Categorical`` / ``Bernoulli``: ``logits``;
+    - ``Normal``: ``mean`` and ``std`` (``Normal(μ, I(D))`` has ``std`` = Const(1.0));
+    - ``Laplace``: ``mean`` and ``scale``; ``StudentT``: ``df``, ``mean`` and ``scale``;
+    - ``Poisson``: ``rate`` (counts); ``Categorical`` / ``Bernoulli``: ``logits``;
     - ``PoissonProcess``: ``intensity`` (a bare signal :class:`Var`) and ``interval``.
 
     ``event_shape`` is the shape of one draw (the variable on the left of ``~``).
@@ -211,12 +237,17 @@ class DataSource:
 @dataclass(frozen=True)
 class Param:
     """A learned tensor; a time-dependent one is the output of network ``hyper`` applied to
-    the time, reshaped to ``shape``."""
+    the time, reshaped to ``shape``. ``a :: Real`` is a scalar (shape ``()``). A ``positive``
+    one (``σ :: Positive``, ``Positive[D]``) is the softplus of an unconstrained tensor.
+    ``init`` is its initial value when the spec gives one (``a :: Real = 0.5``,
+    ``z0 :: Real[2] = [1.0, 0.0]``): a number (broadcast) or one number per entry, flat."""
 
     name: str
     shape: Shape
     hyper: str | None
     loc: Span
+    positive: bool = False
+    init: float | tuple[float, ...] | None = None
 
     @property
     def numel(self) -> int:
@@ -396,6 +427,16 @@ class Latent:
 
 
 @dataclass(frozen=True)
+class ParamPrior:
+    """A prior on a learned parameter, ``a ~ Normal(0, 1)`` in `prior`: its log-density is
+    added to the objective (maximum a posteriori)."""
+
+    name: str
+    distribution: Distribution
+    loc: Span
+
+
+@dataclass(frozen=True)
 class Observation:
     """A likelihood term ``value ~ distribution``; inside ``for time_var in times`` when
     ``time_var`` is set (``value`` is then ``x[t]``, an :class:`Index` by the time var)."""
@@ -499,6 +540,7 @@ class CheckedModel:
     train: TrainSettings
     warnings: tuple[Diagnostic, ...] = field(default=())
     discrete: DiscreteFlow | None = None
+    param_priors: tuple[ParamPrior, ...] = ()
 
     @property
     def title(self) -> str:
