@@ -6,12 +6,15 @@ objectives. Each refusal is checked for its code, its place and its advice."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from odedsl.errors import SpecError
 from odedsl.lang import check_text
 from odedsl.lang import model as ir
 from odedsl.lang.builtins import DISTRIBUTIONS
+from odedsl.lang.summary import summarize
 
 TRAJECTORY = """\
 model Traj
@@ -459,3 +462,58 @@ end
 """
     found, help, _ = refusal(flow, "E025")
     assert "has no use for `prior`" in found and "supervised, trajectory and latent" in help
+
+
+# -- what `odedsl check` says ---------------------------------------------------------------------
+
+
+def summary_lines(text: str) -> list[str]:
+    return summarize(check_text(text, "spec.ode")).splitlines()
+
+
+def test_check_says_a_trajectory_model_and_its_map_objective_term_by_term():
+    prior = "    prior\n        a ~ Normal(0, 1)\n    end"
+    text = trajectory(prior=prior)
+    lines = summary_lines(text)
+    model = next(line for line in lines if line.startswith("  model"))
+    assert "trajectory model" in model and "`z` starts the same for every series" in model
+    start = next(n for n, line in enumerate(lines) if line.startswith("  objective"))
+    observed, prior_line = line_of(text, "x[t] ~"), line_of(text, "a ~ Normal")
+    assert lines[start].endswith(
+        "maximum a posteriori (:map, inferred) = Σ_{t ∈ ts} log p(x[t] | …) "
+        f"[x[t] ~ Normal, line {observed}]"
+    )
+    # one line per term, its sign under the `=`
+    assert lines[start + 1].strip() == f"+ log p(a) [a ~ Normal, line {prior_line}]"
+    assert lines[start + 1].index("+") == lines[start].index("=")
+
+
+@pytest.mark.parametrize(
+    ("observation", "words"),
+    [
+        ("x ~ Normal(head(h(1.0)), σ)", "regression"),
+        ("x ~ Poisson(exp(head(h(1.0))))", "regression"),
+    ],
+)
+def test_check_says_regression(observation, words):
+    (model,) = [line for line in summary_lines(supervised(observation)) if "  model" in line]
+    assert words in model
+    objective = next(line for line in summary_lines(supervised(observation)) if "objective" in line)
+    assert "maximum likelihood (:likelihood, inferred) = Σ log p(x | …)" in objective
+
+
+def test_check_says_classification_for_the_reference_classifier():
+    text = (Path(__file__).parents[2] / "specs" / "odenet_digits.ode").read_text()
+    lines = summary_lines(text)
+    assert any(line.startswith("  model       classification") for line in lines)
+    assert any("Σ log p(y | …) [y ~ Categorical, line" in line for line in lines)
+
+
+def test_check_says_what_a_latent_bound_is_made_of():
+    text = (Path(__file__).parents[2] / "specs" / "latent_spirals.ode").read_text()
+    lines = summary_lines(text)
+    start = next(n for n, line in enumerate(lines) if line.startswith("  objective"))
+    assert (
+        "evidence lower bound (:elbo, inferred) = E_q Σ_{t ∈ ts} log p(x[t] | z0)" in lines[start]
+    )
+    assert lines[start + 1].strip().startswith("− KL(q(z0 | x) ‖ p(z0)) [z0 ~ Normal, line")
