@@ -517,3 +517,15 @@ def test_check_says_what_a_latent_bound_is_made_of():
         "evidence lower bound (:elbo, inferred) = E_q Σ_{t ∈ ts} log p(x[t] | z0)" in lines[start]
     )
     assert lines[start + 1].strip().startswith("− KL(q(z0 | x) ‖ p(z0)) [z0 ~ Normal, line")
+
+
+def test_the_whole_models_in_the_language_reference_check():
+    text = (Path(__file__).parents[2] / "docs" / "language.md").read_text(encoding="utf-8")
+    blocks = [b.split("```", 1)[0] for b in text.split("```julia\n")[1:]]
+    # the error codes' examples (`model G`) are broken on purpose
+    whole = [b for b in blocks if b.startswith("model ") and b.rstrip().endswith("\nend")]
+    models = [b for b in whole if not b.startswith(("model G\n", "model Name\n"))]
+    assert len(models) >= 2
+    kinds = {check_text(b, "docs.ode").name: check_text(b, "docs.ode").kind for b in models}
+    assert kinds["HybridOscillator"] == "trajectory"
+    assert kinds["AugmentedRegression"] == "supervised"
