@@ -301,7 +301,16 @@ def _param(env: Env, statement: nodes.Statement, time_var: str | None) -> ir.Par
             time.loc,
         )
         return None
-    shape = type_shape(env, statement.annotation)
+    found = param_type(env, statement.annotation)
+    if found is not None and found[1]:
+        env.reporter.error(
+            "E047",
+            f"a time-dependent parameter is `Real`: `{name.id}` is the output of its network",
+            statement.annotation.loc,
+            help=f"apply `softplus` where it is used, or declare `{name.id}(t) :: Real[...]`",
+        )
+        return None
+    shape = found[0] if found is not None else None
     hyper = _hyper(env, statement.value, time.id)
     if shape is None or hyper is None:
         return None

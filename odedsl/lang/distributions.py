@@ -20,7 +20,7 @@ from odedsl.lang.model import Shape
 from odedsl.lang.shapes import broadcast, numel, show
 from odedsl.lang.source import Span
 
-ALIASES = {"Gaussian": "Normal", "MvNormal": "Normal", "Exponential": "Poisson"}
+ALIASES = {"Gaussian": "Normal", "MvNormal": "Normal", "DoubleExponential": "Laplace"}
 """Names from other libraries, for suggestions."""
 
 

@@ -328,3 +328,27 @@ def test_a_positive_parameter_in_symbolic_dynamics_enters_as_its_softplus(rng):
     symbolic, _ = generated["dynamics_and_trace"](t, z)
     close(symbolic, plain)
     close(generated["dynamics_closed_form"](t, z), plain)
+
+
+def test_a_network_of_the_time_and_a_parameter_keeps_the_symbolic_trace(rng):
+    # k(t, c) does not read the state, so the dynamics stay closed-form in z: the symbolic
+    # trace must equal the autograd trace of the generated dynamics
+    spec = flow_spec(
+        "-z * k(t, c)[1] + z .^ 2 .* s",
+        params="c :: Real = 0.3\ns :: Positive[D]",
+        networks="k = MLP(2 => 4 => 1)",
+        dim=2,
+        trace="auto",
+    )
+    model = compile(spec).double()
+    assert model.spec.solver.trace == "symbolic"
+    generated = model.generated
+    t = torch.tensor(0.2, dtype=torch.float64)
+    z = torch.randn(B, 2, generator=rng, dtype=torch.float64, requires_grad=True)
+    dz, trace = generated["dynamics_and_trace"](t, z)
+    plain = generated["dynamics"](t, z)
+    close(dz, plain)
+    exact = sum(
+        torch.autograd.grad(plain[:, i].sum(), z, retain_graph=True)[0][:, i] for i in (0, 1)
+    )
+    close(trace, exact)

@@ -529,3 +529,11 @@ def test_the_whole_models_in_the_language_reference_check():
     kinds = {check_text(b, "docs.ode").name: check_text(b, "docs.ode").kind for b in models}
     assert kinds["HybridOscillator"] == "trajectory"
     assert kinds["AugmentedRegression"] == "supervised"
+
+
+def test_a_time_dependent_parameter_is_real():
+    text = trajectory(
+        params="        v(t) :: Positive[2] = hyper(t)", networks="        hyper = MLP(1 => 2)"
+    )
+    found, help, _ = refusal(text, "E047")
+    assert "a time-dependent parameter is `Real`" in found and "softplus" in help
