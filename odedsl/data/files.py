@@ -11,7 +11,7 @@ Forms, by the arguments given:
 
 Splits (``odedsl.data.splits``): either one file ``path`` split by ``fractions`` (default
 0.7 / 0.15 / 0.15) with the seeded permutation of ``seed``, of rows or of whole series; a
-single trajectory by its points (``holdout``: ``"end"`` or ``"random"``); or explicit files
+single trajectory by its points (``holdout``: ``"last"`` or ``"random"``); or explicit files
 ``train``, ``validation`` (optional) and ``test``, each read whole as its split. Many series
 are padded to the longest series of the split: a padded point repeats the series' last time
 and has mask False, as has a missing value.
@@ -131,7 +131,7 @@ def csv_source(
     time: str | None = None,
     series: str | None = None,
     fractions: tuple[float, float, float] | None = None,
-    holdout: str = "end",
+    holdout: str = "last",
     labels: str | None = None,
     **files: Any,
 ) -> Arrays:
@@ -163,7 +163,7 @@ def npz_source(
     y: str | None = None,
     ts: str | None = None,
     fractions: tuple[float, float, float] | None = None,
-    holdout: str = "end",
+    holdout: str = "last",
     labels: str | None = None,
     **files: Any,
 ) -> Arrays:

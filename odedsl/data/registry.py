@@ -96,7 +96,7 @@ _FILE_PARAMS = {
     "validation": None,
     "test": None,
     "fractions": None,
-    "holdout": "end",
+    "holdout": "last",
     "labels": None,
 }
 _FILE_KEYS = (

@@ -5,7 +5,7 @@ fractions (f_train, f_val, f_test) of n items, the counts are the largest-remain
 (f · n) (so they sum to n), and the permutation comes from ``rng_for(seed, "split")``; each
 split keeps the file's order. The split never depends on the training seed.
 
-A single trajectory is split by its points. ``holdout = "end"`` (forecasting, the default):
+A single trajectory is split by its points. ``holdout = "last"`` (forecasting, the default):
 in time order, the first points are train, the next validation, the last test.
 ``holdout = "random"`` (interpolation): the points of each split are drawn by the seeded
 permutation. :func:`trajectory_view` gives the batch of one split: the whole series' times,
@@ -26,7 +26,7 @@ from odedsl.data.rng import rng_for
 
 SPLITS = ("train", "validation", "test")
 DEFAULT_FRACTIONS = (0.7, 0.15, 0.15)
-HOLDOUTS = ("end", "random")
+HOLDOUTS = ("last", "random")
 
 
 def check_fractions(fractions: object) -> tuple[float, float, float]:
@@ -88,7 +88,7 @@ def split_index(n: int, fractions: Sequence[float], seed: int, split: str, what:
 def trajectory_parts(n: int, fractions: Sequence[float], holdout: str, seed: int) -> np.ndarray:
     """The split (0, 1, 2) of each of a trajectory's ``n`` points, in time order."""
     if holdout not in HOLDOUTS:
-        raise DataError(f"`holdout` must be :end or :random, got {holdout!r}")
+        raise DataError(f"`holdout` must be :last or :random, got {holdout!r}")
     if holdout == "random":
         return split_parts(n, fractions, seed)
     return np.repeat(np.arange(3), split_counts(n, fractions)).astype(np.int64)

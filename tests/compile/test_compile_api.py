@@ -186,8 +186,9 @@ def test_training_data_and_configuration():
 
     digits = odedsl.check(DIGITS)
     train, test = build_data(digits), build_data(digits, "test")
-    # 1347 training images in batches of the spec's size (the last one short)
-    batches = math.ceil(1347 / digits.train.batch)
+    # 1167 training images (1347 less the 180 of the validation split) in batches of the
+    # spec's size (the last one short)
+    batches = math.ceil(1167 / digits.train.batch)
     assert isinstance(train, TensorBatches) and len(train) == batches
     assert not test.shuffle and test.rows == 450
     config = train_config(digits)
