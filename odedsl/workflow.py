@@ -3,7 +3,10 @@ callable from Python as ``odedsl.train``, ``odedsl.load``, ``odedsl.evaluate``.
 
 A run folder holds what ``odedsl.training`` (the runtime) writes, plus ``overrides.json`` (the
 ``--set`` values the model was compiled with, so that resuming and loading rebuild the same
-model), ``eval.json`` (the held-out metrics at the end) and the model kind's pictures.
+model), ``data.json`` (the folder the spec's data paths start from, and each data file's
+resolved path and SHA-256: ``eval``, ``sample``, ``plot`` and ``--resume`` read the same files,
+or refuse when one has moved or changed), ``eval.json`` (the held-out metrics at the end) and
+the model kind's pictures.
 """
 
 from __future__ import annotations
@@ -22,11 +25,13 @@ from torch import nn
 
 from odedsl.compile import build_data, compile, train_config
 from odedsl.compile.overrides import EVALUATION_ONLY
+from odedsl.compile.runtime import check_data_files, data_files, data_root
 from odedsl.lang import load_source
 from odedsl.training import RunError, RunFolder, TrainingSetup, load_trained, run_training
 from odedsl.training.atomic import atomic_write_text
 
 OVERRIDES = "overrides.json"
+DATA_RECORD = "data.json"
 EVALUATION = "eval.json"
 RUNS_ROOT = Path("runs")
 HEADLINE = {"flow_ml": "nll", "flow_density": "kl", "supervised": "test_error", "latent": "rmse"}
@@ -42,10 +47,44 @@ def default_run_folder(spec_path: str | Path, root: Path = RUNS_ROOT) -> Path:
     return candidate
 
 
-def _build(spec_text: str, overrides: Mapping[str, Any]) -> TrainingSetup:
-    """The model and data of one training process (top level: picklable for ``nproc > 1``)."""
+def _build(spec_text: str, overrides: Mapping[str, Any], root: str | None = None) -> TrainingSetup:
+    """The model and data of one training process (top level: picklable for ``nproc > 1``);
+    ``root`` is the folder the spec's data paths start from."""
     model = compile(spec_text, **overrides)
-    return TrainingSetup(model, build_data(model.spec, "train"), build_data(model.spec, "test"))
+    return TrainingSetup(
+        model, build_data(model.spec, "train", root=root), build_data(model.spec, "test", root=root)
+    )
+
+
+def _record_data(folder: Path, spec: Any) -> str:
+    """Write ``data.json``: the data folder and each data file's path and hash; the folder."""
+    root = str(data_root(spec))
+    record = {"root": root, "files": data_files(spec, root=root)}
+    atomic_write_text(folder / DATA_RECORD, json.dumps(record, indent=2))
+    return root
+
+
+def _data_root(folder: Path) -> str | None:
+    """The data folder recorded in a run, after checking its files are unchanged (None for a
+    run recorded before data.json)."""
+    path = folder / DATA_RECORD
+    if not path.is_file():
+        return None
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+        root, files = record["root"], record["files"]
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise RunError(f"{path}: unreadable ({error}); the run's data record is damaged") from None
+    try:
+        check_data_files(files)
+    except ValueError as error:
+        raise RunError(f"{folder}: {error}") from None
+    return root
+
+
+def _data(folder: Path, model: nn.Module, split: str = "test") -> Any:
+    """``split`` of a trained run's data, read from the files it was trained on."""
+    return build_data(model.spec, split, root=_data_root(folder))
 
 
 def train(
@@ -78,7 +117,8 @@ def train(
     folder = Path(out) if out is not None else default_run_folder(spec)
     folder.mkdir(parents=True, exist_ok=True)
     atomic_write_text(folder / OVERRIDES, json.dumps(changes, indent=2))
-    build = functools.partial(_build, spec_text, changes)
+    root = _record_data(folder, model.spec)
+    build = functools.partial(_build, spec_text, changes, root)
     status = run_training(
         build,
         folder,
@@ -105,7 +145,7 @@ def resume(
     spec_text = RunFolder(folder).read_spec()
     if spec_text is None:
         raise RunError(f"{folder / 'spec.ode'}: missing; the run kept no spec to resume from")
-    build = functools.partial(_build, spec_text, _overrides(folder))
+    build = functools.partial(_build, spec_text, _overrides(folder), _data_root(folder))
     length = steps if steps is not None else epochs
     status = run_training(
         build, folder, resume=True, length=length, nproc=nproc, device=device, stream=stream
@@ -131,7 +171,7 @@ def _finish(folder: Path, status: int, stream: TextIO | None) -> Path:
     if os.environ.get("RANK", "0") != "0":
         return folder  # one of torchrun's processes: rank 0 evaluates and draws
     model = load(folder)
-    test = build_data(model.spec, "test")
+    test = _data(folder, model)
     results = _evaluate(model, test, "best")
     try:
         _draw(folder, model, test)
@@ -198,7 +238,7 @@ def evaluate(
     ``loss``, the solver's evaluations of the last solve and the seconds taken; ``settings``
     as for :func:`load`."""
     model = load(run, which, settings)
-    return _evaluate(model, build_data(model.spec, "test"), which)
+    return _evaluate(model, _data(Path(run), model), which)
 
 
 def _evaluate(model: nn.Module, test: Any, which: str) -> dict[str, Any]:
@@ -233,7 +273,7 @@ def plot(run: str | Path) -> list[Path]:
     samples beside data, the learned density and the flow from noise to data."""
     folder = _run_folder(run)
     model = load(folder)
-    return _draw(folder, model, build_data(model.spec, "test"))
+    return _draw(folder, model, _data(folder, model))
 
 
 def _draw(folder: Path, model: nn.Module, test: Any) -> list[Path]:
