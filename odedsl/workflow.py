@@ -29,7 +29,7 @@ from odedsl.training.atomic import atomic_write_text
 OVERRIDES = "overrides.json"
 EVALUATION = "eval.json"
 RUNS_ROOT = Path("runs")
-HEADLINE = {"flow_ml": "nll", "flow_density": "kl", "classifier": "test_error", "latent": "rmse"}
+HEADLINE = {"flow_ml": "nll", "flow_density": "kl", "supervised": "test_error", "latent": "rmse"}
 
 
 def default_run_folder(spec_path: str | Path, root: Path = RUNS_ROOT) -> Path:
@@ -249,7 +249,7 @@ def _draw(folder: Path, model: nn.Module, test: Any) -> list[Path]:
         from odedsl.plots.latent import plot_latent
 
         written += plot_latent(model, test, folder)
-    if model.spec.kind == "classifier":
+    if model.spec.kind == "supervised":
         from odedsl.plots.odenet import draw_odenet
 
         written += draw_odenet(model, test, RunFolder(folder).read_metrics(), folder)

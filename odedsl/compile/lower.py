@@ -86,7 +86,7 @@ def build_model(spec: ir.CheckedModel) -> nn.Module:
         model = _discrete_flow(spec, generated, parts)
     elif spec.kind in ("flow_ml", "flow_density"):
         model = _flow(spec, generated)
-    elif spec.kind == "classifier":
+    elif spec.kind == "supervised":
         model = _classifier(spec, generated)
     else:
         model = _latent(spec, generated)

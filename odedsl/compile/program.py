@@ -106,16 +106,19 @@ def write_program(spec: ir.CheckedModel) -> Program:
                 writer.symbolic_call("dynamics_and_trace", "dynamics_and_trace", symbolic, trace)
         if spec.target is not None:
             writer.target()
-    elif spec.kind == "classifier":
+    elif spec.kind == "supervised":
         writer.initial()
         writer.dynamics()
         writer.logits()
-    else:
+    elif spec.kind == "latent":
         writer.encoder()
         writer.dynamics()
         writer.decoder()
         if _poisson(spec) is not None:
             writer.intensity()
+    else:
+        loc = spec.likelihood[0].loc if spec.likelihood else spec.dynamics.time.loc
+        raise LoweringError(f"models of kind `{spec.kind}` cannot be compiled yet", loc)
     header = _HEADER.format(kind=spec.title)
     return Program(header + "".join(writer.blocks), writer.members, symbolic)
 

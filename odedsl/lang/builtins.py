@@ -8,7 +8,8 @@ reads this catalogue to validate specs; ``docs/language.md`` documents it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Literal
 
 ArgKind = Literal[
@@ -388,12 +389,31 @@ CONSTANTS: dict[str, float] = {"pi": 3.141592653589793, "π": 3.141592653589793}
 # -- distributions ----------------------------------------------------------------------------
 
 
+Constraint = Literal["real", "positive", "logits"]
+"""What an ``expr`` argument of a distribution takes: ``real`` any real values, ``positive``
+values > 0 (a constant is checked; ``I(D)`` reads as 1, the identity covariance), ``logits``
+unnormalised log-probabilities (``Real[K]`` for a label of K classes, else broadcast against
+the drawn variable). Every ``real`` and ``positive`` argument is any expression of
+parameters, constants, states and data that broadcasts against the drawn variable."""
+Support = Literal["real", "positive", "count", "binary", "label", "events"]
+"""The values a distribution draws: real numbers, positive numbers, counts 0, 1, 2, ...,
+0 or 1, a class label 0..K-1 (one per example, its logits Real[K]), or event times."""
+
+
 @dataclass(frozen=True)
 class DistributionKind:
+    """A distribution for ``~``: ``args`` in order (by position or keyword), the
+    ``constraints`` of its ``expr`` arguments (by name; ``real`` when not listed), and the
+    ``support`` of its draws, which the checker holds observed data against. The checker
+    (``odedsl.lang.distributions``) reads only this entry; the torch side registers the
+    same names."""
+
     name: str
     args: tuple[Arg, ...]
     doc: str
     example: str
+    support: Support = "real"
+    constraints: Mapping[str, Constraint] = field(default_factory=dict)
 
 
 DISTRIBUTIONS: dict[str, DistributionKind] = {
@@ -401,22 +421,42 @@ DISTRIBUTIONS: dict[str, DistributionKind] = {
     for d in (
         DistributionKind(
             "Normal",
-            (Arg("mean", "expr"), Arg("std", "expr")),
-            "independent normal with mean μ and standard deviation σ (a number, a tensor, "
-            "or I(D) for identity covariance)",
-            "z(0) ~ Normal(0, I(D))",
+            (Arg("mean", "expr", doc="mean"), Arg("std", "expr", doc="standard deviation")),
+            "independent normal with mean μ and standard deviation σ (any expressions that "
+            "broadcast against the variable drawn, or I(D) for identity covariance)",
+            "x[t] ~ Normal(z(t), σ)",
+            constraints={"mean": "real", "std": "positive"},
+        ),
+        DistributionKind(
+            "Laplace",
+            (Arg("mean", "expr", doc="mean"), Arg("scale", "expr", doc="scale")),
+            "independent Laplace with location μ and scale b: density exp(-|x - μ| / b) / 2b",
+            "y ~ Laplace(out(h(1.0)), b)",
+            constraints={"mean": "real", "scale": "positive"},
+        ),
+        DistributionKind(
+            "Poisson",
+            (Arg("rate", "expr", doc="rate"),),
+            "counts 0, 1, 2, ... with mean `rate` (> 0), independent per entry",
+            "y ~ Poisson(exp(out(h(1.0))))",
+            support="count",
+            constraints={"rate": "positive"},
         ),
         DistributionKind(
             "Categorical",
-            (Arg("logits", "expr"),),
+            (Arg("logits", "expr", doc="logits"),),
             "a class label with unnormalised log-probabilities `logits` (Real[K])",
             "y ~ Categorical(logits = head(h(1.0)))",
+            support="label",
+            constraints={"logits": "logits"},
         ),
         DistributionKind(
             "Bernoulli",
-            (Arg("logits", "expr"),),
+            (Arg("logits", "expr", doc="logits"),),
             "binary values with log-odds `logits`",
             "y ~ Bernoulli(logits = out(h(1.0)))",
+            support="binary",
+            constraints={"logits": "logits"},
         ),
         DistributionKind(
             "PoissonProcess",
@@ -424,6 +464,7 @@ DISTRIBUTIONS: dict[str, DistributionKind] = {
             "event times of an inhomogeneous Poisson process with intensity λ(t) on (t0, t1): "
             "log-likelihood Σ log λ(t_i) − ∫ λ dt",
             "events ~ PoissonProcess(λ, on = (0.0, T))",
+            support="events",
         ),
     )
 }
@@ -517,7 +558,7 @@ STEP_SCHEDULE: tuple[Arg, ...] = (
     Arg("factor", "number", 0.1, bound="> 0"),
 )
 
-OBJECTIVES: tuple[str, ...] = ("likelihood", "kl", "elbo", "iwae", "cross_entropy")
+OBJECTIVES: tuple[str, ...] = ("likelihood", "kl", "elbo", "iwae", "cross_entropy", "map")
 
 TRAIN_OPTIONS: dict[str, Arg] = {
     a.name: a

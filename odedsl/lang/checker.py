@@ -25,7 +25,7 @@ from odedsl.lang.env import Env
 from odedsl.lang.equations import DynamicsChecker
 from odedsl.lang.expressions import ExpressionChecker
 from odedsl.lang.inference import InferenceChecker
-from odedsl.lang.kinds import infer_kind
+from odedsl.lang.kinds import infer_kind, objectives
 from odedsl.lang.options import check_solver, check_train
 from odedsl.lang.parser import parse
 from odedsl.lang.sections import Sections, collect_sections
@@ -77,13 +77,15 @@ def _check(model: nodes.Model, env: Env) -> ir.CheckedModel | None:
     states = declare_states(env, sections)
     env.domain = states.domain
     params = declare_params(env, sections, states.time_var)
-    kind = infer_kind(model, sections, reporter)
+    declared = {name for name, kind in env.symbols.expected.items() if kind == "param"}
+    kind = infer_kind(model, sections, reporter, declared)
     if kind is None:
         return None
     expressions = ExpressionChecker(env)
     distributions = DistributionChecker(env, expressions)
     inference = InferenceChecker(env, expressions, distributions)
     encoder, latents = inference.latents(sections, states.states) if kind == "latent" else ([], [])
+    param_priors = inference.param_priors(sections) if "prior" in sections else []
     discrete = None
     has_ode = not is_discrete_flow(sections)
     if not has_ode:
@@ -108,9 +110,8 @@ def _check(model: nodes.Model, env: Env) -> ir.CheckedModel | None:
         env.domain = dynamics.time
         flow_state = states.states[0] if flow and states.states else None
     target = inference.target(sections, flow_state) if kind == "flow_density" else None
-    likelihood = inference.likelihood(sections) if kind in ("classifier", "latent") else []
-    if kind == "classifier":
-        _require_labels(env, sections, likelihood)
+    observed = kind in ("supervised", "trajectory", "latent")
+    likelihood = inference.likelihood(sections) if observed else []
     flow_equation = (
         (dynamics.derivatives[0], flow_state) if flow_state and dynamics.derivatives else None
     )
@@ -118,7 +119,8 @@ def _check(model: nodes.Model, env: Env) -> ir.CheckedModel | None:
         sections = Sections({k: v for k, v in sections.blocks.items() if k != "solver"})
     solvers = check_solver(env, sections, flow, flow_equation)
     batch = (data.batch, data.batch_loc) if data.batch is not None else None
-    train = check_train(env, sections, kind, batch, ode=has_ode)  # type: ignore[arg-type]
+    fitting = objectives(kind, (o.distribution.family for o in likelihood), bool(param_priors))
+    train = check_train(env, sections, kind, batch, ode=has_ode, fitting=fitting)  # type: ignore[arg-type]
     if reporter.has_errors or solvers is None or train is None:
         return None
     networks = env.networks.checked()
@@ -141,6 +143,7 @@ def _check(model: nodes.Model, env: Env) -> ir.CheckedModel | None:
         eval_solver=solvers[1],
         train=train,
         discrete=discrete,
+        param_priors=tuple(param_priors),
     )
 
 
@@ -158,24 +161,12 @@ def _require_states(
         env.reporter.error(
             "E024", "`states` declares no state", block.name_loc, help="add `z(t) :: Real[D]`"
         )
-    if kind != "latent" and domain is None and not env.reporter.has_errors:
+    if kind not in ("latent", "trajectory") and domain is None and not env.reporter.has_errors:
         env.reporter.error(
             "E057",
             f"the states have no time domain, which a model of kind `{kind}` integrates over",
             block.name_loc,
             help="add `t ∈ (0.0, 1.0)` to `states`",
-        )
-
-
-def _require_labels(env: Env, sections: Sections, likelihood: list[ir.Observation]) -> None:
-    if env.reporter.has_errors or "likelihood" not in sections:
-        return
-    if not any(o.distribution.family in ("Categorical", "Bernoulli") for o in likelihood):
-        env.reporter.error(
-            "E024",
-            "a classifier's likelihood draws labels: `y ~ Categorical(logits = ...)`",
-            sections.blocks["likelihood"].name_loc,
-            help="a model with `prior` and `encoder` is a latent ODE instead",
         )
 
 

@@ -1,12 +1,18 @@
 """The right side of ``~``: a known distribution, its arguments, and their shapes against the
-variable on the left."""
+variable on the left.
+
+The checks are driven by the catalogue entry (``odedsl.lang.builtins.DISTRIBUTIONS``): each
+argument by its kind and constraint (``real`` and ``positive`` expressions broadcast against
+the variable drawn, ``logits``, a ``signal``, an ``interval``), the variable on the left
+against the entry's ``support``. A new distribution is one entry there, nothing here.
+"""
 
 from __future__ import annotations
 
 from odedsl.lang import model as ir
 from odedsl.lang import nodes
 from odedsl.lang.arguments import INVALID, argument_value, bind_arguments
-from odedsl.lang.builtins import DISTRIBUTIONS
+from odedsl.lang.builtins import DISTRIBUTIONS, Arg, DistributionKind
 from odedsl.lang.diagnostics import Note, did_you_mean, number
 from odedsl.lang.env import Env
 from odedsl.lang.expressions import Context, ExpressionChecker
@@ -14,7 +20,7 @@ from odedsl.lang.model import Shape
 from odedsl.lang.shapes import broadcast, numel, show
 from odedsl.lang.source import Span
 
-ALIASES = {"Gaussian": "Normal", "MvNormal": "Normal", "Poisson": "PoissonProcess"}
+ALIASES = {"Gaussian": "Normal", "MvNormal": "Normal", "Exponential": "Poisson"}
 """Names from other libraries, for suggestions."""
 
 
@@ -27,6 +33,14 @@ def _is_identity(expr: nodes.Expr) -> bool:
         and len(expr.args) == 1
         and not expr.keywords
     )
+
+
+def _drawing(*supports: str) -> str:
+    """The distributions of the catalogue whose draws have one of ``supports``, as advice."""
+    names = [
+        d.example.split("~", 1)[-1].strip() for d in DISTRIBUTIONS.values() if d.support in supports
+    ]
+    return "use " + " or ".join(f"`{name}`" for name in names)
 
 
 class DistributionChecker:
@@ -47,8 +61,8 @@ class DistributionChecker:
         allowed: tuple[str, ...] = tuple(DISTRIBUTIONS),
     ) -> ir.Distribution | None:
         """The distribution of ``variable`` (of shape ``event``, declared at
-        ``variable_loc``; a Normal infers it from its parameters when it is None);
-        ``observed`` is the data variable when the left side is data."""
+        ``variable_loc``; None: the shape its parameters give, as for a posterior in
+        `encoder`); ``observed`` is the data variable when the left side is data."""
         if not (isinstance(expr, nodes.Call) and isinstance(expr.func, nodes.Name)):
             self.reporter.error(
                 "E063",
@@ -74,81 +88,136 @@ class DistributionChecker:
                 expr.func.loc,
             )
             return None
-        bound = bind_arguments(expr, DISTRIBUTIONS[family].args, family, self.reporter)
+        kind = DISTRIBUTIONS[family]
+        bound = bind_arguments(expr, kind.args, family, self.reporter)
         if bound is None:
             return None
-        if family == "Normal" and event is None:
-            return self._inferred_normal(expr, bound, ctx)
-        assert event is not None, "only a Normal infers its shape"
+        if event is None:
+            return self._inferred(expr, kind, bound, ctx)
+        if not self._supports(kind, expr, variable, observed):
+            return None
         declared = (
-            [Note(f"`{variable}` is {show(event)} here", variable_loc)] if (variable_loc) else []
+            [Note(f"`{variable}` is {show(event)} here", variable_loc)] if variable_loc else []
         )
-        if family == "Normal":
-            return self._normal(expr, bound, variable, event, ctx, declared)
-        if family == "PoissonProcess":
-            return self._poisson(expr, bound, variable, event, ctx, observed)
-        return self._logits(expr, family, bound, variable, event, ctx, observed, declared)
+        params: dict[str, ir.Expr] = {}
+        interval: tuple[float, float] | None = None
+        failed = False
+        for arg in kind.args:
+            node = bound.get(arg.name)
+            value: ir.Expr | None
+            if node is None:  # an optional argument left out
+                value = ir.Const(expr.loc, (), arg.default)  # type: ignore[arg-type]
+            elif arg.kind == "signal":
+                value = self._signal(node, family)
+            elif arg.kind == "interval":
+                found = argument_value(
+                    node, arg, self.env.constants, self.reporter, what=f"`{arg.name}` of `{family}`"
+                )
+                failed |= found is INVALID
+                interval = None if found is INVALID else found  # type: ignore[assignment]
+                continue
+            elif kind.constraints.get(arg.name, "real") == "logits":
+                value = self._logits(node, kind, variable, event, ctx, observed, declared)
+            else:
+                value = self._parameter(node, arg, kind, variable, event, ctx, declared)
+            if value is None:
+                failed = True
+            else:
+                params[arg.name] = value
+        if failed:
+            return None
+        return ir.Distribution(family, params, event, expr.loc, interval)
 
-    def _normal(
+    # -- the variable drawn ------------------------------------------------------------------------
+
+    def _supports(
         self,
+        kind: DistributionKind,
         expr: nodes.Call,
-        bound: dict[str, nodes.Expr],
+        variable: str,
+        observed: ir.DataVariable | None,
+    ) -> bool:
+        """Whether the data ``observed`` (None: not data) fit what ``kind`` draws."""
+        family, support = kind.name, kind.support
+        help: str | None = None
+        if support == "label":
+            if observed is not None and observed.role == "label" and observed.dtype == "int":
+                return True
+            message = f"`{family}` draws class labels, but `{variable}` is not a label of the data"
+            help = "a label comes from a labelled data set, as in `(x, y) ~ Digits()`"
+        elif support == "events":
+            if observed is not None and observed.role == "events":
+                return True
+            message = (
+                f"`{family}` draws event times, but `{variable}` is not the event times of the data"
+            )
+            help = "event times come from `(ts, x, events) ~ EventSeries()`"
+        elif observed is None:
+            return True
+        elif observed.role == "events":
+            message = f"`{variable}` holds event times, which `{family}` does not draw"
+            help = _drawing("events")
+        elif support in ("real", "positive") and observed.dtype == "int":
+            message = f"`{family}` draws real values, but `{variable}` is a class label"
+            help = _drawing("label", "binary")
+        elif support == "binary" and observed.classes not in (None, 2):
+            message = f"`{family}` draws 0 or 1, but `{variable}` has {observed.classes} classes"
+            help = _drawing("label")
+        else:
+            return True
+        self.reporter.error(
+            "E063",
+            message,
+            expr.func.loc,
+            help=help,
+            notes=[Note(f"`{variable}` is bound here", observed.loc)] if observed else [],
+        )
+        return False
+
+    # -- arguments -----------------------------------------------------------------------------------
+
+    def _parameter(
+        self,
+        expr: nodes.Expr,
+        arg: Arg,
+        kind: DistributionKind,
         variable: str,
         event: Shape,
         ctx: Context,
         declared: list[Note],
-    ) -> ir.Distribution | None:
-        mean = self._parameter(bound["mean"], "mean", variable, event, ctx, declared)
-        std_expr = bound["std"]
-        if _is_identity(std_expr):
-            std = self._identity(std_expr, variable, event, declared)  # type: ignore[arg-type]
-        else:
-            std = self._parameter(std_expr, "standard deviation", variable, event, ctx, declared)
-            std = self._positive(std, std_expr)
-        if mean is None or std is None:
+    ) -> ir.Expr | None:
+        """A ``real`` or ``positive`` argument: any expression broadcasting against the
+        variable drawn; ``I(D)`` (the identity covariance) for a positive one."""
+        positive = kind.constraints.get(arg.name, "real") == "positive"
+        if positive and _is_identity(expr):
+            return self._identity(expr, variable, event, declared)  # type: ignore[arg-type]
+        value = self.expressions.check(expr, ctx)
+        if value is None:
             return None
-        return ir.Distribution("Normal", {"mean": mean, "std": std}, event, expr.loc)
-
-    def _inferred_normal(
-        self, expr: nodes.Call, bound: dict[str, nodes.Expr], ctx: Context
-    ) -> ir.Distribution | None:
-        """A Normal whose shape is that of its parameters (a posterior in `encoder`)."""
-        mean = self.expressions.check(bound["mean"], ctx)
-        std_expr = bound["std"]
-        if _is_identity(std_expr):
-            size = self.env.constants.size(std_expr.args[0], "the size of `I`")  # type: ignore[attr-defined]
-            std = None if size is None else ir.Const(std_expr.loc, (size,), 1.0)
-        else:
-            std = self._positive(self.expressions.check(std_expr, ctx), std_expr)
-        if mean is None or std is None:
-            return None
-        event = broadcast(mean.shape, std.shape)  # type: ignore[arg-type]
-        if event is None:
+        what = arg.doc or arg.name
+        if broadcast(value.shape, event) != event:  # type: ignore[arg-type]
             self.reporter.error(
                 "E040",
-                f"the mean is {show(mean.shape)} but the standard deviation is "
-                f"{show(std.shape)}: they must agree",
+                f"the {what} is {show(value.shape)}, but `{variable}` is {show(event)}",
                 expr.loc,
-                notes=[
-                    Note(f"the mean is {show(mean.shape)}", bound["mean"].loc),
-                    Note(f"the standard deviation is {show(std.shape)}", std_expr.loc),
-                ],
+                notes=declared,
             )
             return None
-        if _is_identity(std_expr):
-            std = ir.Const(std_expr.loc, (), 1.0)
-        return ir.Distribution("Normal", {"mean": mean, "std": std}, event, expr.loc)
+        return self._positive(value, expr, arg, kind) if positive else value
 
-    def _positive(self, std: ir.Expr | None, expr: nodes.Expr) -> ir.Expr | None:
-        value = self.env.constants.try_evaluate(expr) if std is not None else None
-        if value is not None and value <= 0:
+    def _positive(
+        self, value: ir.Expr | None, expr: nodes.Expr, arg: Arg, kind: DistributionKind
+    ) -> ir.Expr | None:
+        constant = self.env.constants.try_evaluate(expr) if value is not None else None
+        if constant is not None and constant <= 0:
             self.reporter.error(
                 "E062",
-                f"the standard deviation of `Normal` must be positive, not {number(value)}",
+                f"the {arg.doc or arg.name} of `{kind.name}` must be positive, not "
+                f"{number(constant)}",
                 expr.loc,
             )
             return None
-        return std
+        return value
 
     def _identity(
         self, expr: nodes.Call, variable: str, event: Shape, declared: list[Note]
@@ -166,61 +235,81 @@ class DistributionChecker:
             return None
         return ir.Const(expr.loc, (), 1.0)
 
-    def _parameter(
-        self,
-        expr: nodes.Expr,
-        what: str,
-        variable: str,
-        event: Shape,
-        ctx: Context,
-        declared: list[Note],
-    ) -> ir.Expr | None:
-        value = self.expressions.check(expr, ctx)
-        if value is None:
-            return None
-        if broadcast(value.shape, event) != event:  # type: ignore[arg-type]
-            self.reporter.error(
-                "E040",
-                f"the {what} is {show(value.shape)}, but `{variable}` is {show(event)}",
-                expr.loc,
-                notes=declared,
-            )
-            return None
-        return value
+    def _inferred(
+        self, expr: nodes.Call, kind: DistributionKind, bound: dict[str, nodes.Expr], ctx: Context
+    ) -> ir.Distribution | None:
+        """A distribution whose shape is that of its parameters (a posterior in `encoder`):
+        they must agree with one another."""
+        values: dict[str, ir.Expr] = {}
+        for arg in kind.args:
+            node = bound.get(arg.name)
+            if node is None:
+                values[arg.name] = ir.Const(expr.loc, (), arg.default)  # type: ignore[arg-type]
+                continue
+            positive = kind.constraints.get(arg.name, "real") == "positive"
+            if positive and _is_identity(node):
+                size = self.env.constants.size(node.args[0], "the size of `I`")  # type: ignore[attr-defined]
+                value = None if size is None else ir.Const(node.loc, (size,), 1.0)
+            else:
+                value = self.expressions.check(node, ctx)
+                if positive:
+                    value = self._positive(value, node, arg, kind)
+            if value is None:
+                return None
+            values[arg.name] = value
+        event: Shape | None = ()
+        first: Arg | None = None
+        for arg in kind.args:
+            shape = values[arg.name].shape
+            joined = broadcast(event, shape)  # type: ignore[arg-type]
+            if joined is None:
+                a, b = values[first.name], values[arg.name]  # type: ignore[union-attr]
+                self.reporter.error(
+                    "E040",
+                    f"the {first.doc or first.name} is {show(a.shape)} but the "  # type: ignore[union-attr]
+                    f"{arg.doc or arg.name} is {show(b.shape)}: they must agree",
+                    expr.loc,
+                    notes=[
+                        Note(f"the {first.doc or first.name} is {show(a.shape)}", a.loc),  # type: ignore[union-attr]
+                        Note(f"the {arg.doc or arg.name} is {show(b.shape)}", b.loc),
+                    ],
+                )
+                return None
+            if shape and first is None:
+                first = arg
+            event = joined
+        for arg in kind.args:  # I(D) fixed the shape; as a value it is 1
+            node = bound.get(arg.name)
+            if node is not None and _is_identity(node):
+                values[arg.name] = ir.Const(node.loc, (), 1.0)
+        return ir.Distribution(kind.name, values, event, expr.loc)  # type: ignore[arg-type]
 
     def _logits(
         self,
-        expr: nodes.Call,
-        family: str,
-        bound: dict[str, nodes.Expr],
+        expr: nodes.Expr,
+        kind: DistributionKind,
         variable: str,
         event: Shape,
         ctx: Context,
         observed: ir.DataVariable | None,
         declared: list[Note],
-    ) -> ir.Distribution | None:
-        logits = self.expressions.check(bound["logits"], ctx)
+    ) -> ir.Expr | None:
+        """Logits: ``Real[K]`` for a label of K classes; else broadcast against the variable
+        (or one number)."""
+        logits = self.expressions.check(expr, ctx)
         if logits is None:
             return None
-        if family == "Bernoulli":
+        if kind.support != "label":
             if broadcast(logits.shape, event) != event and numel(logits.shape) != 1:  # type: ignore[arg-type]
                 self.reporter.error(
                     "E040",
                     f"the logits are {show(logits.shape)}, but `{variable}` is {show(event)}",
-                    bound["logits"].loc,
+                    expr.loc,
                     notes=declared,
                 )
                 return None
-            return ir.Distribution(family, {"logits": logits}, event, expr.loc)
-        if observed is None or observed.role != "label":
-            self.reporter.error(
-                "E063",
-                f"`Categorical` draws class labels, but `{variable}` is not a label of the data",
-                expr.func.loc,
-                help="a label comes from a labelled data set, as in `(x, y) ~ Digits()`",
-            )
-            return None
-        classes = observed.classes
+            return logits
+        classes = observed.classes if observed is not None else None
         if len(logits.shape) != 1 or (  # type: ignore[arg-type]
             classes is not None and logits.shape[0] not in (None, classes)  # type: ignore[index]
         ):
@@ -229,35 +318,25 @@ class DistributionChecker:
                 "E040",
                 f"the logits are {show(logits.shape)}, but `{variable}` has "
                 f"{classes or 'K'} classes: they must be {wanted}",
-                bound["logits"].loc,
-                notes=[Note(f"`{variable}` has {classes} classes in this data set", observed.loc)],
+                expr.loc,
+                notes=[Note(f"`{variable}` has {classes} classes in this data set", observed.loc)]
+                if observed is not None and classes
+                else [],
             )
             return None
-        return ir.Distribution(family, {"logits": logits}, (), expr.loc)
+        return logits
 
-    def _poisson(
-        self,
-        expr: nodes.Call,
-        bound: dict[str, nodes.Expr],
-        variable: str,
-        event: Shape,
-        ctx: Context,
-        observed: ir.DataVariable | None,
-    ) -> ir.Distribution | None:
-        intensity_expr = bound["intensity"]
-        if isinstance(intensity_expr, nodes.Name) and intensity_expr.id in self.env.symbols.failed:
+    def _signal(self, expr: nodes.Expr, family: str) -> ir.Expr | None:
+        """A signal defined in `dynamics`, written by its bare name (an intensity λ)."""
+        if isinstance(expr, nodes.Name) and expr.id in self.env.symbols.failed:
             return None
-        definition = (
-            self.env.symbols.get(intensity_expr.id)
-            if isinstance(intensity_expr, nodes.Name)
-            else None
-        )
+        definition = self.env.symbols.get(expr.id) if isinstance(expr, nodes.Name) else None
         if definition is None or definition.kind != "signal":
             self.reporter.error(
                 "E063",
-                "the intensity of `PoissonProcess` is a signal defined in `dynamics`, "
+                f"the intensity of `{family}` is a signal defined in `dynamics`, "
                 "as in `λ(t) = exp(rate(z(t)))`, written by its bare name",
-                intensity_expr.loc,
+                expr.loc,
             )
             return None
         self.env.symbols.used.add(definition.name)
@@ -266,33 +345,8 @@ class DistributionChecker:
                 "E040",
                 f"an intensity must be a scalar, but `{definition.name}` is "
                 f"{show(definition.shape)}",
-                intensity_expr.loc,
+                expr.loc,
                 notes=[Note(f"`{definition.name}` is defined here", definition.loc)],
             )
             return None
-        interval = argument_value(
-            bound["on"],
-            DISTRIBUTIONS["PoissonProcess"].args[1],
-            self.env.constants,
-            self.reporter,
-            what="`on` of `PoissonProcess`",
-        )
-        if observed is None or observed.role != "events":
-            self.reporter.error(
-                "E063",
-                f"`PoissonProcess` draws event times, but `{variable}` is not the event "
-                "times of the data",
-                expr.func.loc,
-                help="event times come from `(ts, x, events) ~ EventSeries()`",
-            )
-            return None
-        if interval is INVALID:
-            return None
-        intensity = ir.Var(intensity_expr.loc, definition.shape, definition.name, "signal")
-        return ir.Distribution(
-            "PoissonProcess",
-            {"intensity": intensity},
-            event,
-            expr.loc,
-            interval,  # type: ignore[arg-type]
-        )
+        return ir.Var(expr.loc, definition.shape, definition.name, "signal")

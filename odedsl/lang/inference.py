@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from odedsl.lang import model as ir
 from odedsl.lang import nodes
+from odedsl.lang.builtins import DISTRIBUTIONS
 from odedsl.lang.declarations import applied_to_name, refuse, type_shape
 from odedsl.lang.diagnostics import Note
 from odedsl.lang.distributions import DistributionChecker
@@ -19,6 +20,7 @@ from odedsl.lang.source import Span
 from odedsl.lang.symbols import Definition
 
 _PRIOR_SEES = frozenset({"constant"})
+_PRIOR_FORMS = "latent variables `z0 ~ Normal(0, 1)` and priors on parameters `a ~ Normal(0, 1)`"
 _ENCODER_SEES = frozenset({"constant", "param", "network", "data", "local"})
 _LIKELIHOOD_SEES = frozenset({"constant", "param", "network", "data", "state", "signal", "latent"})
 
@@ -137,7 +139,9 @@ class InferenceChecker:
         for statement in sections.statements("prior"):
             target = statement.target
             if not (isinstance(statement, nodes.Sample) and isinstance(target, nodes.Name)):
-                refuse(self.env, statement, "prior", "latent variables `z0 ~ Normal(0, 1)`")
+                refuse(self.env, statement, "prior", _PRIOR_FORMS)
+                continue
+            if self._names_param(target):
                 continue
             shape, loc = initial.get(target.id, (None, target.loc))
             if statement.annotation is not None:
@@ -149,6 +153,71 @@ class InferenceChecker:
             if definition is not None:
                 priors[target.id] = _Prior(statement, shape, loc, definition)
         return priors
+
+    def _names_param(self, target: nodes.Name) -> bool:
+        """Whether a `prior` statement's left side is a declared parameter (or one whose
+        declaration failed)."""
+        return self.env.symbols.expected.get(target.id) == "param"
+
+    def param_priors(self, sections: Sections) -> list[ir.ParamPrior]:
+        """The priors of `prior` on declared parameters (maximum a posteriori): each drawn
+        from a distribution of real values whose parameters are constants, of the
+        parameter's shape; a Positive parameter's prior is on its (positive) value."""
+        found: list[ir.ParamPrior] = []
+        first: dict[str, Span] = {}
+        ctx = Context("in the prior of a parameter", _PRIOR_SEES)
+        real = tuple(name for name, d in DISTRIBUTIONS.items() if d.support in ("real", "positive"))
+        for statement in sections.statements("prior"):
+            target = statement.target
+            if not (
+                isinstance(statement, nodes.Sample)
+                and isinstance(target, nodes.Name)
+                and self._names_param(target)
+            ):
+                continue
+            definition = self.env.symbols.get(target.id)
+            if definition is None or definition.kind != "param":  # its declaration failed
+                continue
+            param: ir.Param = definition.info  # type: ignore[assignment]
+            if statement.annotation is not None:
+                self.reporter.error(
+                    "E047",
+                    f"`{param.name}` is a parameter: its prior takes the declared shape "
+                    f"{show(param.shape)}",
+                    statement.annotation.loc,
+                    help=f"write `{param.name} ~ ...`",
+                    notes=[Note(f"`{param.name}` is declared here", param.loc)],
+                )
+                continue
+            if param.hyper is not None:
+                self.reporter.error(
+                    "E063",
+                    f"`{param.name}` is computed by the network `{param.hyper}` from the time: "
+                    "it has no prior of its own",
+                    target.loc,
+                    notes=[Note(f"`{param.name}` is declared here", param.loc)],
+                )
+                continue
+            if target.id in first:
+                self.reporter.error(
+                    "E053",
+                    f"`{target.id}` has a second prior",
+                    statement.loc,
+                    notes=[Note("the first is here", first[target.id])],
+                )
+                continue
+            first[target.id] = statement.loc
+            distribution = self.distributions.check(
+                statement.distribution,
+                param.name,
+                param.shape,
+                ctx,
+                variable_loc=param.loc,
+                allowed=real,
+            )
+            if distribution is not None:
+                found.append(ir.ParamPrior(param.name, distribution, statement.loc))
+        return found
 
     def _encoder(
         self, sections: Sections, priors: dict[str, _Prior]

@@ -263,9 +263,12 @@ def check_train(
     data_batch: tuple[int, Span] | None,
     *,
     ode: bool = True,
+    fitting: tuple[str, ...] | None = None,
 ) -> ir.TrainSettings | None:
     """The training settings; ``ode`` is False for a model without an ODE (a discrete flow),
-    on which the regularizers of the dynamics have no effect."""
+    on which the regularizers of the dynamics have no effect; ``fitting`` are the objectives
+    the model can train with, the inferred one first (by default every objective of its kind,
+    ``kinds.OBJECTIVES``)."""
     before = len(env.reporter.diagnostics)
     given = _read(env, sections.statements("train"), TRAIN_OPTIONS, "train")
     if "steps" in given and "epochs" in given:
@@ -288,7 +291,7 @@ def check_train(
             given["batch"].statement.loc,
             notes=[Note("set in `data` here", data_batch[1])],
         )
-    objective = _objective(env, given, kind)
+    objective = _objective(env, given, kind, fitting or OBJECTIVES[kind])
     if objective is None or env.reporter.errors_since(before):
         return None
     values = {name: arg.default for name, arg in TRAIN_OPTIONS.items()}
@@ -339,8 +342,9 @@ def _defaults(name: str) -> tuple[float, dict[str, object]]:
     return float(values.pop("lr")), values  # type: ignore[arg-type]
 
 
-def _objective(env: Env, given: dict[str, _Given], kind: str) -> str | None:
-    fitting = OBJECTIVES[kind]
+def _objective(
+    env: Env, given: dict[str, _Given], kind: str, fitting: tuple[str, ...]
+) -> str | None:
     if "objective" not in given:
         return fitting[0]
     objective: str = given["objective"].value  # type: ignore[assignment]
