@@ -186,7 +186,8 @@ register(
 def _categorical_log_prob(value: Tensor, logits: Tensor) -> Tensor:
     log_p = torch.log_softmax(logits, dim=-1)
     index = value.long()
-    log_p = log_p.expand(*_shape(index, log_p.shape[:-1]), log_p.shape[-1])
+    lead = torch.broadcast_shapes(index.shape, log_p.shape[:-1])
+    log_p = log_p.expand(*lead, log_p.shape[-1])
     return log_p.gather(-1, index.expand(log_p.shape[:-1])[..., None]).squeeze(-1)
 
 

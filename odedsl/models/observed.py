@@ -36,6 +36,7 @@ except in series values where the mask is False.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import fields
 from typing import Any
 
 import torch
@@ -393,12 +394,9 @@ class ObservedODE(nn.Module):
         if self.labels:
             wrong, count = _mistakes(self.observations, parts)
             metrics["accuracy"] = 1.0 - wrong / count
-        metrics["nfe_forward"] = float(self.stats.nfe_forward)
-        return LossOutput(loss, metrics)
-
-    def backward_metrics(self) -> dict[str, float]:
-        """Figures known once the step's backward pass has run: ``nfe_backward``."""
-        return {"nfe_backward": float(self.stats.nfe_backward)}
+        stats = self.stats
+        metrics["nfe_forward"] = float(stats.nfe_forward)
+        return _loss_output(loss, metrics, {"nfe_backward": lambda: float(stats.nfe_backward)})
 
     # -- predictions ---------------------------------------------------------------------------
 
@@ -583,6 +581,17 @@ class ObservedODE(nn.Module):
 
 
 # -- helpers ---------------------------------------------------------------------------------------
+
+_DEFERRED = "deferred" in {f.name for f in fields(LossOutput)}
+
+
+def _loss_output(loss: Tensor, metrics: dict[str, float], deferred: dict) -> LossOutput:
+    """The step's output: numbers in ``metrics``; figures the backward pass produces
+    (``nfe_backward``) as ``deferred`` callables the training loop reads after it. (A
+    runtime whose ``LossOutput`` has no ``deferred`` reads callables among the metrics.)"""
+    if _DEFERRED:
+        return LossOutput(loss, metrics, deferred=deferred)
+    return LossOutput(loss, {**metrics, **deferred})
 
 
 def _tuple(value: Any) -> tuple[Tensor, ...]:
