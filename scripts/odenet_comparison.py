@@ -172,7 +172,9 @@ def build(job: Mapping[str, Any]) -> tuple[nn.Module, Any, Any, Any, dict[str, A
         model = ResNetClassifier(
             model.initial,
             model.observations[0].reader,
-            channels=channels, depth=job["depth"], groups=groups
+            channels=channels,
+            depth=job["depth"],
+            groups=groups,
         )
     return model, build_data(spec, "train"), build_data(spec, "test"), train_config(spec), changes
 

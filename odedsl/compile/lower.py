@@ -43,7 +43,7 @@ from odedsl.lang.builtins import EXACT_TRACE_MAX_DIM
 from odedsl.models.classifier import ODEClassifier
 from odedsl.models.flow import ContinuousFlow
 from odedsl.models.latent import LatentODE
-from odedsl.models.observed import ObservedODE, Observation, ParameterPrior
+from odedsl.models.observed import Observation, ObservedODE, ParameterPrior
 from odedsl.models.planar import PlanarFlow
 from odedsl.models.settings import SolverSettings
 from odedsl.symbolic.names import mangle

@@ -406,7 +406,8 @@ class ObservedODE(nn.Module):
         first observation)."""
         if self.kind != "supervised":
             raise ValueError(
-                "a trajectory model predicts at times: predict(ts) or predict(ts_obs, x_obs, ts_new)"
+                "a trajectory model predicts at times: predict(ts), or "
+                "predict(ts_obs, x_obs, ts_new)"
             )
         key = self.initial_reads[0] if self.initial_reads else "x"
         inputs = self._read_batch({key: x}, values=False)
@@ -520,9 +521,7 @@ class ObservedODE(nn.Module):
             params = observation.parameters_at(states, [], like)
             shape = (*times.shape, *observation.event_shape)
             params = tuple(p.expand(*shape) if p.dim() <= len(shape) else p for p in params)
-            draws = torch.stack(
-                [observation.family.sample(generator, *params) for _ in range(n)]
-            )
+            draws = torch.stack([observation.family.sample(generator, *params) for _ in range(n)])
         return draws if batched else draws[:, 0]
 
     # -- evaluation ----------------------------------------------------------------------------
@@ -612,15 +611,16 @@ def _convert(value: Any, like: Tensor, name: str, integer: bool, masked: bool) -
     try:
         tensor = torch.as_tensor(value)
     except (TypeError, ValueError, RuntimeError):
-        raise ValueError(f"{name} must be an array of numbers, got {type(value).__name__}") from None
+        raise ValueError(
+            f"{name} must be an array of numbers, got {type(value).__name__}"
+        ) from None
     if tensor.dtype == torch.bool or not (tensor.is_floating_point() or _is_integer(tensor)):
         raise ValueError(f"{name} must hold numbers, got {tensor.dtype}")
     if tensor.is_floating_point() and not masked and bool(torch.isnan(tensor).any()):
         raise ValueError(f"{name} holds NaN; give finite numbers (a series may mask them)")
     if integer:
-        if tensor.is_floating_point():
-            if bool((tensor != tensor.round()).any()):
-                raise ValueError(f"{name} holds class labels: integers, got fractions")
+        if tensor.is_floating_point() and bool((tensor != tensor.round()).any()):
+            raise ValueError(f"{name} holds class labels: integers, got fractions")
         return tensor.to(device=like.device, dtype=torch.long)
     return tensor.to(device=like.device, dtype=like.dtype)
 

@@ -36,7 +36,9 @@ def test_odenet_parameters_are_what_check_reports(odenet):
 
 
 def test_resnet_parameters_follow_the_block_formula(odenet):
-    resnet = ResNetClassifier(odenet.initial, odenet.observations[0].reader, channels=32, depth=6, groups=8)
+    resnet = ResNetClassifier(
+        odenet.initial, odenet.observations[0].reader, channels=32, depth=6, groups=8
+    )
     # A block: two 3×3 convolutions 32 → 32 with biases and two GroupNorms (scale and shift).
     block = 2 * (32 * 32 * 9 + 32) + 2 * (2 * 32)
     stem_and_head = count(odenet.initial) + count(odenet.observations[0].reader)
