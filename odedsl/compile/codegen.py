@@ -209,6 +209,8 @@ class Emitter:
             return self._call(expr)
         if isinstance(expr, ir.NetworkCall):
             return self._network(expr)
+        if isinstance(expr, ir.Vector):
+            return self._vector(expr)
         raise LoweringError(f"cannot lower {type(expr).__name__}", expr.loc)
 
     def assign_parts(self, expr: ir.Expr, names: list[str], ranks: list[int]) -> list[Value]:
@@ -237,9 +239,12 @@ class Emitter:
     def _var(self, expr: ir.Var) -> Value:
         rank = len(expr.shape or ())
         if expr.role == "param":
-            if expr.time is None:
-                return Value(f"m.{mangle('p_', expr.name)}", rank=rank)
-            return self._time_param(expr, rank)
+            if expr.time is not None:
+                return self._time_param(expr, rank)
+            value = Value(f"m.{mangle('p_', expr.name)}", rank=rank)
+            if self.spec.param(expr.name).positive:  # the softplus of an unconstrained tensor
+                value = self.function.assign(replace(value, code=f"F.softplus({value.code})"))
+            return value
         if expr.role == "index":
             axis = self._generators[expr.name]
             code = f"ops.arange({axis.start}, {axis.stop}, {self.scope.reference})"
@@ -398,6 +403,17 @@ class Emitter:
         if name == "reverse":
             code = f"torch.flip({x.code}, dims=({-x.rank},))"
             return replace(x, code=code, precedence=ATOM)
+        if name in ("zeros", "ones"):
+            code = f"torch.{name}({x.code}, {self._like()})"
+            return Value(code, rank=1)
+        if name == "first":  # the first observation of a series (its first example axis)
+            slots = ["...", "0"] + [":"] * (x.rank - 1)
+            return Value(_subscript(x, slots), x.batched, x.axes, x.rank - 1)
+        if name == "vcat":
+            batched, axes = _layout(*args)
+            parts = [self._vector_part(arg, batched, axes) for arg in args]
+            code = f"ops.join([{', '.join(parts)}])"
+            return self.function.assign(Value(code, batched, axes, 1))
         if name == "reshape":
             x = self.function.assign(x)
             sizes = shape_code(tuple(a.number for a in args[1:]))
@@ -405,6 +421,40 @@ class Emitter:
             code = f"{x.code}.reshape({lead} + {sizes})"
             return replace(x, code=code, rank=len(args) - 1, precedence=ATOM)
         raise LoweringError(f"`{name}` cannot be used here", expr.loc)
+
+    def _like(self) -> str:
+        """Keyword arguments giving a new tensor the scope reference's dtype and device."""
+        reference = self.scope.reference
+        return f"dtype={reference}.dtype, device={reference}.device"
+
+    def _vector_part(self, value: Value, batched: bool, axes: tuple[Axis, ...]) -> str:
+        """Code of ``value`` as a vector (a scalar of length 1, a tensor flattened) in the
+        layout ``(batched, axes)``, for joining along the example's last axis."""
+        if value.number is not None:
+            return f"torch.tensor([{value.code}], {self._like()})"
+        aligned = _align(value, batched, axes, value.rank)
+        if value.rank == 0:
+            return _subscript(aligned, ["...", "None"])
+        if value.rank == 1:
+            return aligned.code
+        return f"{paren(aligned, ATOM)}.flatten({-value.rank})"
+
+    def _vector(self, expr: ir.Vector) -> Value:
+        """``[a, b, ...]``: its scalars stacked along a new last axis (constants as tensors
+        of the reference's dtype and device, all broadcast to one layout)."""
+        values = [self.emit(element) for element in expr.elements]
+        if all(v.number is not None for v in values):
+            numbers = ", ".join(v.code for v in values)
+            return Value(f"torch.tensor([{numbers}], {self._like()})", rank=1)
+        batched, axes = _layout(*values)
+        parts = []
+        for value in values:
+            if value.number is not None:
+                parts.append(f"torch.tensor({value.code}, {self._like()})")
+            else:
+                parts.append(_align(value, batched, axes, 0).code)
+        code = f"torch.stack(torch.broadcast_tensors({', '.join(parts)}), dim=-1)"
+        return self.function.assign(Value(code, batched, axes, 1))
 
     def _network(self, expr: ir.NetworkCall) -> Value:
         args = [self.emit(arg) for arg in expr.args]
@@ -422,6 +472,11 @@ class Emitter:
             values = args[0]
             times = f", {args[1].code}" if len(args) > 1 else ""
             return Value(f"ops.sequence_network({module}, {values.code}{times})", values.batched)
+        if len(args) > 1:  # f(t, z): the inputs flattened and joined in order
+            batched, axes = _layout(*args)
+            parts = [self._vector_part(arg, batched, axes) for arg in args]
+            joined = f"ops.join([{', '.join(parts)}])"
+            return Value(f"ops.network({module}, {joined}, 1)", batched, axes)
         (x,) = args
         if x.number is not None:
             x = Value(

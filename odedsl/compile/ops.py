@@ -23,6 +23,14 @@ def network(net: nn.Module, x: Tensor, rank: int) -> Tensor:
     return out.reshape(*lead, *out.shape[1:])
 
 
+def join(parts: list[Tensor]) -> Tensor:
+    """Vectors ``(lead..., n_i)`` joined along the last axis into ``(lead..., Σ n_i)``, their
+    leading axes broadcast (an unbatched part, such as the time or a parameter, is repeated
+    over the batch): ``vcat(a, b, ...)`` and the input of a network called ``f(t, z)``."""
+    lead = torch.broadcast_shapes(*(part.shape[:-1] for part in parts))
+    return torch.cat([part.expand(*lead, part.shape[-1]) for part in parts], dim=-1)
+
+
 def time_network(net: nn.Module, t: Tensor, h: Tensor, rank: int) -> Tensor:
     """A network called as ``f(t, h)`` (it holds a ConcatConv) on the examples of ``h``."""
     lead = h.shape[: h.dim() - rank]

@@ -16,6 +16,11 @@ map and a classifier's ODE block near a skip connection, while the input weights
 pre-activations so that the units are neither saturated nor linear. A parameter with several
 roles takes the first of input weight, output scale, bias. Time-dependent parameters are the
 outputs of their hypernetworks and hold no values of their own.
+
+A parameter declared with an initial value (``a :: Real = 0.5``, ``z0 :: Real[2] = [1.0,
+0.0]``) starts there, whatever its role. A ``Positive`` one (``σ :: Positive``) is stored
+unconstrained, as the raw value r whose softplus log(1 + eʳ) the expressions read: r starts
+at the inverse softplus log(eᵛ − 1) of its initial value v, 1.0 when none is given.
 """
 
 from __future__ import annotations
@@ -30,6 +35,8 @@ from odedsl.lang import model as ir
 
 OUTPUT_SCALE = 0.01
 """Standard deviation of the initial output scales."""
+POSITIVE_INIT = 1.0
+"""The initial value of a ``Positive`` parameter declared without one."""
 _PRIORITY = ("weight", "output", "bias")
 _TRANSPARENT = (ir.Index, ir.Transpose, ir.Neg, ir.Sum)
 
@@ -53,7 +60,13 @@ def create_parameters(spec: ir.CheckedModel, seed: int) -> dict[str, nn.Paramete
             continue
         shape = tuple(param.shape)
         role = used.get(param.name, "output")
-        if role == "bias":
+        if param.positive or param.init is not None:
+            init = POSITIVE_INIT if param.init is None else param.init
+            values = torch.tensor(init, dtype=torch.get_default_dtype())
+            values = values.expand(shape).clone() if values.dim() == 0 else values.reshape(shape)
+            if param.positive:
+                values = inverse_softplus(values)
+        elif role == "bias":
             values = torch.zeros(shape)
         else:
             fan_in = shape[-1] if shape else 1
@@ -61,6 +74,11 @@ def create_parameters(spec: ir.CheckedModel, seed: int) -> dict[str, nn.Paramete
             values = std * torch.randn(shape, generator=generator)
         parameters[param.name] = nn.Parameter(values)
     return parameters
+
+
+def inverse_softplus(value: torch.Tensor) -> torch.Tensor:
+    """The r whose softplus log(1 + eʳ) is ``value`` (> 0): log(eᵛ − 1) = v + log(1 − e⁻ᵛ)."""
+    return value + torch.log(-torch.expm1(-value))
 
 
 def _uses(expr: ir.Expr, position: str) -> Iterator[tuple[str, str]]:

@@ -237,8 +237,10 @@ class _Writer:
         time = self.spec.dynamics.time.var
         arguments = ["t", state]
         for spec in symbolic.emitted.inputs:
-            if spec.kind == "param":
-                arguments.append(f"m.{mangle('p_', spec.name)}")
+            if spec.kind == "param":  # a Positive one as its softplus
+                param = self.spec.param(spec.name)
+                value = emitter.emit(ir.Var(param.loc, param.shape, param.name, "param"))
+                arguments.append(value.code)
             elif spec.kind == "time_param":
                 param = self.spec.param(spec.name)
                 now = ir.Var(param.loc, (), time, "time")

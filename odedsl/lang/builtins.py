@@ -380,6 +380,18 @@ FUNCTIONS: dict[str, Function] = {
         Function("reverse", (1, 1), "reverse the first axis (a sequence in time)"),
         Function("reshape", (2, _MANY), "reshape(x, d1, d2, ...): same number of entries"),
         Function("I", (1, 1), "I(D): the identity covariance, only in Normal(μ, I(D))"),
+        Function("zeros", (1, 1), "zeros(n): the vector Real[n] of zeros (n a constant)"),
+        Function("ones", (1, 1), "ones(n): the vector Real[n] of ones (n a constant)"),
+        Function(
+            "vcat",
+            (1, _MANY),
+            "vcat(a, b, ...): vectors and scalars (each counting 1) joined into one vector",
+        ),
+        Function(
+            "first",
+            (1, 1),
+            "first(x): the first observation Real[D] of an observed series x :: Real[N, D]",
+        ),
     )
 }
 

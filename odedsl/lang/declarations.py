@@ -45,20 +45,36 @@ def applied_to_name(expr: nodes.Expr) -> tuple[nodes.Name, nodes.Expr] | None:
 
 def type_shape(env: Env, annotation: nodes.Expr) -> Shape | None:
     """The shape of a type ``Real`` or ``Real[d1, d2, ...]``, or None after reporting."""
-    if isinstance(annotation, nodes.Name) and annotation.id == "Real":
-        return ()
-    if (
-        isinstance(annotation, nodes.Index)
-        and isinstance(annotation.base, nodes.Name)
-        and annotation.base.id == "Real"
-    ):
-        sizes = [env.constants.size(size, "a dimension") for size in annotation.indices]
-        return None if None in sizes else tuple(sizes)  # type: ignore[arg-type]
+    found = _type(env, annotation, ("Real",))
+    return None if found is None else found[0]
+
+
+def param_type(env: Env, annotation: nodes.Expr) -> tuple[Shape, bool] | None:
+    """The shape of a parameter's type and whether it is ``Positive``: ``Real``,
+    ``Real[d1, ...]``, ``Positive`` or ``Positive[d1, ...]``; None after reporting."""
+    return _type(env, annotation, ("Real", "Positive"))
+
+
+def _type(env: Env, annotation: nodes.Expr, types: tuple[str, ...]) -> tuple[Shape, bool] | None:
     written = annotation.base if isinstance(annotation, nodes.Index) else annotation
-    hint = did_you_mean(written.id, ["Real"]) if isinstance(written, nodes.Name) else None
+    if isinstance(written, nodes.Name) and written.id in types:
+        positive = written.id == "Positive"
+        if not isinstance(annotation, nodes.Index):
+            return (), positive
+        sizes = [env.constants.size(size, "a dimension") for size in annotation.indices]
+        return None if None in sizes else (tuple(sizes), positive)  # type: ignore[return-value]
+    if isinstance(written, nodes.Name) and written.id == "Positive":
+        env.reporter.error(
+            "E047",
+            "only a parameter is `Positive`",
+            annotation.loc,
+            help="declare it `Real` or `Real[d1, d2, ...]`",
+        )
+        return None
+    hint = did_you_mean(written.id, list(types)) if isinstance(written, nodes.Name) else None
     env.reporter.error(
         "E047",
-        "a type is `Real` or `Real[d1, d2, ...]`",
+        "a type is " + " or ".join(f"`{t}` or `{t}[d1, d2, ...]`" for t in types),
         annotation.loc,
         help=hint or "for example `Real[M, D]`",
     )
@@ -250,17 +266,23 @@ def declare_params(env: Env, sections: Sections, time_var: str | None) -> list[i
 
 def _param(env: Env, statement: nodes.Statement, time_var: str | None) -> ir.Param | None:
     target = statement.target
-    if isinstance(statement, nodes.Declare) and isinstance(target, nodes.Name):
-        shape = type_shape(env, statement.annotation)
-        return None if shape is None else ir.Param(target.id, shape, None, target.loc)
+    if isinstance(statement, nodes.Declare | nodes.Assign) and isinstance(target, nodes.Name):
+        if statement.annotation is None:
+            refuse(env, statement, "params", _PARAM_FORMS)
+            return None
+        found = param_type(env, statement.annotation)
+        if found is None:
+            return None
+        shape, positive = found
+        init = None
+        if isinstance(statement, nodes.Assign):
+            init = _initial_value(env, statement.value, target.id, shape, positive, statement)
+            if init is None:
+                return None
+        return ir.Param(target.id, shape, None, target.loc, positive, init)
     applied = applied_to_name(target)
     if applied is None or isinstance(statement, nodes.Sample | nodes.Domain):
-        refuse(
-            env,
-            statement,
-            "params",
-            "declarations `w :: Real[M, D]` and `w(t) :: Real[M, D] = hyper(t)`",
-        )
+        refuse(env, statement, "params", _PARAM_FORMS)
         return None
     name, time = applied
     if not isinstance(statement, nodes.Assign) or statement.annotation is None:
@@ -294,6 +316,61 @@ def _param(env: Env, statement: nodes.Statement, time_var: str | None) -> ir.Par
         )
         return None
     return ir.Param(name.id, shape, network, name.loc)
+
+
+_PARAM_FORMS = (
+    "declarations `w :: Real[M, D]`, `σ :: Positive`, `a :: Real = 0.5` and "
+    "`w(t) :: Real[M, D] = hyper(t)`"
+)
+
+
+def _initial_value(
+    env: Env,
+    value: nodes.Expr,
+    name: str,
+    shape: Shape,
+    positive: bool,
+    statement: nodes.Assign,
+) -> float | tuple[float, ...] | None:
+    """A parameter's initial value, folded: one number for every entry, or a list
+    ``[a, b, ...]`` of one number per entry (row-major); None after reporting."""
+    written = "Positive" + show(shape)[len("Real") :] if positive else show(shape)
+    declared = [Note(f"`{name}` is declared {written} here", statement.annotation.loc)]  # type: ignore[union-attr]
+    what = f"the initial value of `{name}`"
+    if isinstance(value, nodes.Array):
+        items = [env.constants.fold(item, what) for item in value.items]
+        if None in items:
+            return None
+        count = numel(shape)
+        if len(items) != count:
+            env.reporter.error(
+                "E040",
+                f"`{name}` is {show(shape)} ({count} entr{'y' if count == 1 else 'ies'}), "
+                f"but its initial value has {len(items)}",
+                value.loc,
+                help="give one number per entry, in row-major order, or one number for all",
+                notes=declared,
+            )
+            return None
+        numbers = [float(v) for v in items]  # type: ignore[arg-type]
+        locs = [item.loc for item in value.items]
+        init: float | tuple[float, ...] = tuple(numbers)
+    else:
+        folded = env.constants.fold(value, what)
+        if folded is None:
+            return None
+        numbers, locs = [float(folded)], [value.loc]
+        init = numbers[0]
+    for entry, loc in zip(numbers, locs, strict=True):
+        if positive and not entry > 0:
+            env.reporter.error(
+                "E062",
+                f"`{name}` is Positive, so its initial value must be > 0, not {number(entry)}",
+                loc,
+                notes=declared,
+            )
+            return None
+    return init
 
 
 def _hyper(env: Env, value: nodes.Expr, time_var: str) -> tuple[str, Shape | None, Span] | None:

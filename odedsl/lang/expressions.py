@@ -127,6 +127,8 @@ class ExpressionChecker:
                 help="write names plainly: `x`, `w[n]`, `f(z)`",
             )
             return None
+        if isinstance(expr, nodes.Array):
+            return self._vector(expr, ctx)
         if isinstance(expr, nodes.Generator):
             self.reporter.error(
                 "E091",
@@ -366,10 +368,19 @@ class ExpressionChecker:
             return self._chunk(expr, ctx)
         if name == "reshape":
             return self._reshape(expr, ctx)
+        if name in ("zeros", "ones"):
+            size = self.env.constants.size(expr.args[0], f"the length of `{name}`")
+            if size is None:
+                return None
+            return ir.Call(expr.loc, (size,), name, (ir.Const(expr.args[0].loc, (), size),))
+        if name == "first":
+            return self._first(expr, ctx)
         args = [self.check(a, ctx) for a in expr.args]
         if None in args:
             return None
         shapes = [a.shape for a in args]  # type: ignore[union-attr]
+        if name == "vcat":
+            return self._vcat(expr, args)  # type: ignore[arg-type]
         if name in ELEMENTWISE or name == "reverse":
             if name == "reverse" and not shapes[0]:
                 return self._shape_error(expr, "`reverse` needs a sequence, not a scalar")
@@ -395,6 +406,82 @@ class ExpressionChecker:
     def _shape_error(self, expr: nodes.Expr, message: str) -> None:
         self.reporter.error("E040", message, expr.loc)
         return None
+
+    def _vcat(self, expr: nodes.Call, args: list[ir.Expr]) -> ir.Expr | None:
+        """``vcat(a, b, ...)``: vectors and scalars (counting 1) joined into one vector."""
+        sizes: list[int | None] = []
+        for position, (node, arg) in enumerate(zip(expr.args, args, strict=True), start=1):
+            if len(arg.shape) > 1:  # type: ignore[arg-type]
+                count = numel(arg.shape)  # type: ignore[arg-type]
+                self.reporter.error(
+                    "E040",
+                    f"`vcat` joins vectors and scalars, but argument {position} is "
+                    f"{show(arg.shape)}",
+                    node.loc,
+                    help=f"flatten it first: `reshape(..., {count if count else 'n'})`",
+                    notes=self._origin(arg),
+                )
+                return None
+            sizes.append(arg.shape[0] if arg.shape else 1)  # type: ignore[index]
+        total = None if None in sizes else sum(sizes)  # type: ignore[arg-type]
+        return ir.Call(expr.loc, (total,), "vcat", tuple(args))
+
+    def _first(self, expr: nodes.Call, ctx: Context) -> ir.Expr | None:
+        """``first(x)``: the first observation of an observed series ``x :: Real[N, D]``."""
+        node = expr.args[0]
+        value = self.check(node, ctx)
+        if value is None:
+            return None
+        definition = (
+            self.env.symbols.get(value.name)
+            if isinstance(value, ir.Var) and value.role == "data"
+            else None
+        )
+        variable = definition.info if definition is not None else None
+        if isinstance(variable, ir.DataVariable) and variable.role == "series":
+            return ir.Call(expr.loc, value.shape[1:], "first", (value,))  # type: ignore[index]
+        if isinstance(value, ir.Var) and definition is not None:
+            what = f"`{value.name}` is {_data_phrase(variable)}"  # type: ignore[arg-type]
+        elif isinstance(value, ir.Var | ir.StateRef):
+            described = self.env.symbols.describe(value.name)
+            what = f"`{value.name}` is {described or 'not a series'}"
+        else:
+            what = f"this is {show(value.shape)}"
+        self.reporter.error(
+            "E033",
+            f"`first` takes an observed series and gives its first observation, but {what}",
+            node.loc,
+            help="`first(x)` of a series `x :: Real[N, D]` of the data, as in "
+            "`(ts, x) ~ Spirals2D()`, is Real[D]",
+            notes=self._origin(value),
+        )
+        return None
+
+    def _vector(self, expr: nodes.Array, ctx: Context) -> ir.Expr | None:
+        """A vector literal ``[e1, e2, ...]`` of scalars."""
+        if not expr.items:
+            self.reporter.error(
+                "E090",
+                "an empty vector `[]` has no length",
+                expr.loc,
+                help="write `zeros(n)` for a vector of n zeros",
+            )
+            return None
+        elements = [self.check(item, ctx) for item in expr.items]
+        if None in elements:
+            return None
+        for position, (node, element) in enumerate(zip(expr.items, elements, strict=True), start=1):
+            if element.shape != ():  # type: ignore[union-attr]
+                self.reporter.error(
+                    "E040",
+                    f"a vector `[a, b, ...]` holds scalars, but entry {position} is "
+                    f"{show(element.shape)}",  # type: ignore[union-attr]
+                    node.loc,
+                    help="join vectors and scalars with `vcat(a, b, ...)`",
+                    notes=self._origin(element),  # type: ignore[arg-type]
+                )
+                return None
+        return ir.Vector(expr.loc, (len(elements),), tuple(elements))  # type: ignore[arg-type]
 
     def _chunk(self, expr: nodes.Call, ctx: Context) -> ir.Expr | None:
         value = self.check(expr.args[0], ctx)
@@ -609,7 +696,9 @@ class ExpressionChecker:
         a, b = left.shape, right.shape
         op = expr.op
         shape: Shape | None
-        if op == "*":
+        if op.startswith("."):  # Julia's broadcasting operators: elementwise, never `@`
+            op, shape = op[1:], broadcast(a, b)  # type: ignore[arg-type]
+        elif op == "*":
             op, shape = _product(left, right)
         elif op == "^":
             shape = a if not b else None
@@ -619,12 +708,20 @@ class ExpressionChecker:
             shape = broadcast(a, b)  # type: ignore[arg-type]
         if shape is None:
             verb = {"+": "add", "-": "subtract", "*": "multiply", "/": "divide", "^": "raise"}
+            elementwise = expr.op.startswith(".")
             detail = " to a non-scalar power" if expr.op == "^" else ""
+            if elementwise:
+                detail = f" elementwise (`{expr.op}`)"
+                hint = "elementwise operators take a scalar and any value, or two of one shape"
+            else:
+                hint = _product_help(a, b) if expr.op == "*" else None  # type: ignore[arg-type]
+            if expr.op == "^" and broadcast(a, b) is not None:  # type: ignore[arg-type]
+                hint = "for elementwise powers write `.^`"
             self.reporter.error(
                 "E040",
-                f"cannot {verb[expr.op]} {show(a)} and {show(b)}{detail}",
+                f"cannot {verb[expr.op.lstrip('.')]} {show(a)} and {show(b)}{detail}",
                 expr.loc,
-                help=_product_help(a, b) if expr.op == "*" else None,  # type: ignore[arg-type]
+                help=hint,
                 notes=[
                     Note(f"the left side is {show(a)}", expr.left.loc),
                     Note(f"the right side is {show(b)}", expr.right.loc),
@@ -654,6 +751,16 @@ def _product_help(a: Shape, b: Shape) -> str:
     return (
         "`*` scales by a scalar, multiplies matrices of matching sizes, or equal shapes elementwise"
     )
+
+
+def _data_phrase(variable: ir.DataVariable) -> str:
+    roles = {
+        "sample": "one example of the data",
+        "times": "the observation times of a series",
+        "label": "a label of the data",
+        "events": "the event times of the data",
+    }
+    return roles.get(variable.role, "a data variable")
 
 
 def _builtin_kind(name: str) -> str | None:

@@ -23,7 +23,10 @@ MAX_UNCLOSED = 3
 
 _OPENERS = {"(": ")", "[": "]"}
 _CLOSERS = {")": "(", "]": "["}
-_CONTINUES = frozenset({"=", "~", "::", "=>", ":", "+", "-", "*", "/", "^", ",", "in", "∈", "."})
+_CONTINUES = frozenset(
+    {"=", "~", "::", "=>", ":", "+", "-", "*", "/", "^", ".+", ".-", ".*", "./", ".^", ","}
+    | {"in", "∈", "."}
+)
 _ENDS_VALUE = frozenset({"NAME", "INT", "FLOAT", "STRING", "SYMBOL", "RPAR", "RSQB", "QUOTE"})
 
 _CHARACTER_HELP = {

@@ -400,10 +400,66 @@ class Networks:
                 notes=[Note(f"`{name}` is defined here", entry.loc)],
             )
             return None
+        if len(args) > 1 and not (entry.takes_time or entry.sequence):
+            joined = self._joined(name, entry, args, call_loc)
+            return None if joined is None else self._resolve(name, entry, joined, call_loc)
         value = self._value_argument(name, entry, args, call_loc)
         if value is None:
             return None
         return self._resolve(name, entry, *value)
+
+    def _joined(
+        self,
+        name: str,
+        entry: _Entry,
+        args: Sequence[tuple[Shape | None, Span]],
+        call_loc: Span,
+    ) -> Shape | None:
+        """The input of a plain network called with several arguments, ``f(t, z)``: each
+        flattened (a scalar counts 1) and joined in order, checked against the width of
+        its first layer."""
+        if any(shape is None for shape, _ in args):
+            return None
+        widths = [numel(shape) for shape, _ in args]  # type: ignore[arg-type]
+        total = None if None in widths else sum(widths)  # type: ignore[arg-type]
+        first = natural_input(entry.spec)
+        defined = [Note(f"`{name}` is defined here", entry.loc)]
+        if first is not None and len(first) != 1:
+            self.reporter.error(
+                "E044",
+                f"network `{name}` reads {show(first)}: only a network whose first layer is "
+                "dense (`Dense`, `MLP`) joins several inputs",
+                call_loc,
+                help=f"call it with one argument, `{name}(x)`",
+                notes=defined,
+            )
+            return None
+        width = first[0] if first is not None else None
+        if total is not None and width is not None and total != width:
+            texts = [self._text(loc) or f"argument {k}" for k, (_, loc) in enumerate(args, 1)]
+            parts = " + ".join(str(w) for w in widths)
+            dense = next((c for c in entry.spec.walk() if c.kind in ("Dense", "MLP")), None)
+            layer = f"`{dense.kind}({total} => ...)`" if dense is not None else f"{total} inputs"
+            single = [text for text, w in zip(texts, widths, strict=True) if w == width]
+            fix = f"declare it with {total} inputs, {layer}"
+            if single:
+                fix += f", or call `{name}({single[-1]})`"
+            self.reporter.error(
+                "E043",
+                f"network `{name}` reads {width} input{'s' if width != 1 else ''}, but "
+                f"`{', '.join(texts)}` join to {total} ({parts})",
+                call_loc,
+                help=fix,
+                notes=defined,
+            )
+            return None
+        return (total,)
+
+    def _text(self, loc: Span) -> str | None:
+        """The source text at ``loc`` when it stands on one line."""
+        if loc.line != loc.end_line:
+            return None
+        return self.reporter.source.line(loc.line)[loc.column - 1 : loc.end_column - 1] or None
 
     def apply_flow(self, name: str) -> Shape:
         """The sample shape of discrete flow ``name``, applied as a flow's transformation."""

@@ -104,7 +104,8 @@ class Transpose(Expr):
 
 @dataclass(frozen=True, eq=False, slots=True)
 class BinOp(Expr):
-    """``left op right`` with ``op`` one of ``+ - * / ^``."""
+    """``left op right`` with ``op`` one of ``+ - * / ^`` or the elementwise (broadcasting)
+    ``.+ .- .* ./ .^``."""
 
     op: str
     left: Expr

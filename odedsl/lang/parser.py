@@ -38,7 +38,29 @@ MAX_SYNTAX_ERRORS = 20
 
 _EXPRESSION_STARTS = frozenset({"NAME", "INT", "FLOAT", "STRING", "SYMBOL", "LPAR", "LSQB"})
 _STATEMENT_OPERATORS = frozenset({"EQUAL", "TILDE"})
-_OPERATORS = frozenset({"+", "-", "*", "/", "^", "'", "(", "[", ".", ":", "=>", ")", "]", ","})
+_OPERATORS = frozenset(
+    {
+        "+",
+        "-",
+        "*",
+        "/",
+        "^",
+        ".+",
+        ".-",
+        ".*",
+        "./",
+        ".^",
+        "'",
+        "(",
+        "[",
+        ".",
+        ":",
+        "=>",
+        ")",
+        "]",
+        ",",
+    }
+)
 
 
 @cache
@@ -430,6 +452,11 @@ class _ToNodes(Transformer_NonRecursive):
     mul = _binary("*")
     div = _binary("/")
     pow = _binary("^")
+    dot_add = _binary(".+")
+    dot_sub = _binary(".-")
+    dot_mul = _binary(".*")
+    dot_div = _binary("./")
+    dot_pow = _binary(".^")
 
     def neg(self, meta, children):
         return nodes.Unary(_loc(meta), "-", children[0])

@@ -10,27 +10,36 @@ from odedsl.lang.shapes import show
 
 def summarize(model: ir.CheckedModel) -> str:
     rows = [(label, text) for label, text in _rows(model) if text]
+    rows = [row for label, text in rows for row in _lines(label, text)]
     width = max(len(label) for label, _ in rows)
     head = f"{model.path}: {model.name} ({model.kind}): {model.title}"
     return "\n".join([head, *(f"  {label.ljust(width)}  {text}" for label, text in rows)])
 
 
+def _lines(label: str, text: str) -> list[tuple[str, str]]:
+    """A row of several lines: the label on the first only."""
+    first, *rest = text.split("\n")
+    return [(label, first), *(("", line) for line in rest)]
+
+
 def _rows(model: ir.CheckedModel) -> list[tuple[str, str]]:
     if model.discrete is not None:
         return [
+            ("model", "flow (discrete, planar layers)"),
             ("flow", _discrete(model.discrete)),
             ("parameters", _parameters(model)),
             *(("network", _network(n)) for n in model.networks),
-            ("objective", _objective(model.train)),
+            ("objective", _objective(model)),
             ("training", _training(model.train, model.kind)),
         ]
     return [
+        ("model", describe_kind(model)),
         ("data", _data(model.data)),
         ("states", _states(model)),
         ("latents", ", ".join(f"{l.name} :: {show(l.shape)}" for l in model.latents)),
         ("parameters", _parameters(model)),
         *(("network", _network(n)) for n in model.networks),
-        ("objective", _objective(model.train)),
+        ("objective", _objective(model)),
         ("solver", _solver(model.solver)),
         ("evaluation", _evaluation(model)),
         ("trace", _trace(model.solver)),
@@ -106,8 +115,128 @@ def _network(network: ir.Network) -> str:
     )
 
 
-def _objective(train: ir.TrainSettings) -> str:
-    return train.objective + (" (inferred)" if train.objective_inferred else "")
+LABELS = ("Categorical", "Bernoulli")
+OBJECTIVE_NAMES = {
+    "likelihood": "maximum likelihood",
+    "map": "maximum a posteriori",
+    "cross_entropy": "cross-entropy",
+    "kl": "KL divergence to the target",
+    "elbo": "evidence lower bound",
+    "iwae": "importance-weighted bound",
+}
+
+
+def describe_kind(model: ir.CheckedModel) -> str:
+    """What the model is, in words: classification, regression, trajectory model, latent ODE
+    or flow, with what makes it one."""
+    kind = model.kind
+    if kind in ("flow_ml", "flow_density"):
+        how = "by maximum likelihood on data" if kind == "flow_ml" else "to match a target"
+        return f"flow (continuous normalizing flow, trained {how})"
+    if kind == "latent":
+        latents = ", ".join(f"`{latent.name}`" for latent in model.latents)
+        return f"latent ODE (latent {latents} from an encoder, observed through the states)"
+    if kind == "trajectory":
+        start = {i.state: i.value for i in model.dynamics.initial}
+        learned = [
+            s.name
+            for s in model.states
+            if s.name in start
+            and not any(
+                isinstance(node, ir.Var) and node.role == "data"
+                for node in ir.subexpressions(start[s.name])
+            )
+        ]
+        fixed = f"; {_names(learned)} start{'s' if len(learned) == 1 else ''} the same for " + (
+            "every series" if learned else ""
+        )
+        return "trajectory model (states fitted to observations along series of times" + (
+            fixed + ")" if learned else "; each series starts from its own data)"
+        )
+    responses = [o for o in model.likelihood if o.time_var is None]
+    if responses and all(o.distribution.family in LABELS for o in responses):
+        return "classification (supervised: states start from each example's inputs, " + (
+            "labels are read at fixed times)"
+        )
+    return (
+        "regression (supervised: states start from each example's inputs, the response is "
+        "read at fixed times)"
+    )
+
+
+def _names(names: list[str]) -> str:
+    return ", ".join(f"`{name}`" for name in names)
+
+
+def _objective(model: ir.CheckedModel) -> str:
+    """The objective and its terms, one line per term."""
+    train = model.train
+    name = OBJECTIVE_NAMES.get(train.objective, train.objective)
+    head = f"{name} (:{train.objective}{', inferred' if train.objective_inferred else ''})"
+    terms = _terms(model)
+    if not terms:
+        return head
+    lines = [f"{head} = {terms[0]}"]
+    indent = " " * (len(head) + 1)
+    lines += [f"{indent}{term if term[0] in '+−' else '+ ' + term}" for term in terms[1:]]
+    return "\n".join(lines)
+
+
+def _terms(model: ir.CheckedModel) -> list[str]:
+    """The log-density terms the objective sums (maximised), each with its statement."""
+    if model.discrete is not None:
+        return [
+            f"E_q[log p(x) − log q(x)] [log p(x), line {model.target.loc.line}]"  # type: ignore[union-attr]
+        ]
+    dynamics = model.dynamics
+    if model.kind == "flow_ml" and dynamics.base is not None and dynamics.binding is not None:
+        binding = dynamics.binding
+        return [
+            f"Σ log p({binding.data}) [{binding.data} = {binding.state}"
+            f"({number(binding.time)}), line {binding.loc.line}; "
+            f"{binding.state}({number(dynamics.base.time)}) ~ "
+            f"{dynamics.base.distribution.family}, line {dynamics.base.loc.line}; "
+            "change of variables −∫ tr(∂f/∂z) dt]"
+        ]
+    if model.kind == "flow_density" and model.target is not None:
+        return [f"E_q[log p(x) − log q(x)] [log p(x), line {model.target.loc.line}]"]
+    bound = model.kind == "latent"
+    given = ", ".join(latent.name for latent in model.latents) if bound else "…"
+    terms = [_observation(o, given, bound) for o in model.likelihood]
+    if bound:
+        terms += [
+            f"− KL(q({latent.name} | x) ‖ p({latent.name})) [{latent.name} ~ "
+            f"{latent.prior.family}, line {latent.loc.line}]"
+            for latent in model.latents
+        ]
+    terms += [
+        f"log p({prior.name}) [{prior.name} ~ {prior.distribution.family}, line {prior.loc.line}]"
+        for prior in model.param_priors
+    ]
+    return terms
+
+
+def _observation(observation: ir.Observation, given: str, bound: bool) -> str:
+    value = _written(observation.value)
+    over = f"Σ_{{{observation.time_var} ∈ {observation.times}}} " if observation.time_var else "Σ "
+    expectation = "E_q " if bound else ""
+    family = observation.distribution.family
+    return (
+        f"{expectation}{over}log p({value} | {given}) [{value} ~ {family}, "
+        f"line {observation.loc.line}]"
+    )
+
+
+def _written(expr: ir.Expr) -> str:
+    """An observed value as the spec writes it: ``y``, ``x[t]``."""
+    if isinstance(expr, ir.Var):
+        return expr.name
+    if isinstance(expr, ir.Index):
+        indices = ", ".join(_written(i) for i in expr.indices)
+        return f"{_written(expr.base)}[{indices}]"
+    if isinstance(expr, ir.Const):
+        return number(expr.value)
+    return "…"
 
 
 def _solver(solver: ir.SolverSettings, *, gradient: bool = True) -> str:
