@@ -195,9 +195,9 @@ class ContinuousFlow(nn.Module):
         metrics = {
             "fit": float(fit.detach()),
             "nfe_forward": float(stats.nfe_forward),
-            "nfe_backward": lambda: float(stats.nfe_backward),
         }
-        return LossOutput(fit + regular, metrics)
+        deferred = {"nfe_backward": lambda: float(stats.nfe_backward)}
+        return LossOutput(fit + regular, metrics, deferred)
 
     def evaluate(self, data: Any) -> dict[str, float]:
         """Held-out ``loss`` with the evaluation solver: the mean negative log-likelihood of

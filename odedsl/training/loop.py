@@ -84,7 +84,7 @@ class _LossCall(nn.Module):
         super().__init__()
         self.model = model
 
-    def forward(self, batch: Any) -> tuple[Tensor, Mapping[str, Any]]:
+    def forward(self, batch: Any) -> tuple[Tensor, LossOutput]:
         output = self.model.loss(batch)
         if isinstance(output, Tensor):
             output = LossOutput(output)
@@ -93,7 +93,7 @@ class _LossCall(nn.Module):
                 f"{type(self.model).__name__}.loss(batch) must return a LossOutput holding a "
                 f"scalar tensor, got {output!r:.200}"
             )
-        return output.loss, output.metrics
+        return output.loss, output
 
 
 def _to_device(batch: Any, device: torch.device) -> Any:
@@ -365,12 +365,12 @@ class _Trainer:
         )
         self.lr = set_learning_rates(self.optimizer, self.base_lrs, factor)
         self.optimizer.zero_grad(set_to_none=True)
-        loss, metrics = forward(_to_device(batch, self.device))
+        loss, output = forward(_to_device(batch, self.device))
         loss_value = float(loss.detach())
         if distributed.any_rank(not math.isfinite(loss_value), self.context):
             raise _NonFiniteLoss(f"non-finite loss ({loss_value})")
         loss.backward()
-        values = {k: float(v() if callable(v) else v) for k, v in metrics.items()}
+        values = output.after_backward()
         values["loss"] = loss_value
         if self.config.clip_grad_norm is not None:
             norm = float(clip_grad_norm_(self.model.parameters(), self.config.clip_grad_norm))
