@@ -314,7 +314,7 @@ def plot(run: str | Path) -> list[Path]:
 def _draw(folder: Path, model: nn.Module, test: Any) -> list[Path]:
     from odedsl.plots.curves import plot_curves
 
-    written = plot_curves(RunFolder(folder).read_metrics(), folder)
+    written = plot_curves(RunFolder(folder).read_metrics(), folder, headline(model.spec))
     if model.spec.kind.startswith("flow") and getattr(model, "event_shape", None) == (2,):
         from odedsl.plots.flow import plot_flow
 

@@ -174,3 +174,36 @@ def test_selection_overrides_are_checked_like_the_spec(overrides: dict, message:
 def test_selection_overrides_reach_the_training_settings() -> None:
     train = odedsl.compile(SPEC, eval_every=50, patience=2).spec.train
     assert (train.eval_every, train.patience) == (50, 2)
+
+
+@pytest.mark.parametrize(
+    ("selected", "panels", "starred_on"), [("rmse", 3, 2), ("loss", 2, 0), (None, 2, None)]
+)
+def test_training_png_draws_the_validation_scores(
+    selected: str | None, panels: int, starred_on: int | None, monkeypatch, tmp_path
+) -> None:
+    from odedsl.plots import curves
+
+    drawn = []
+    monkeypatch.setattr(curves, "save", lambda figure, path: drawn.append(figure) or path)
+    records = [{"step": s, "loss": 1.0 / s, "nfe_forward": 8.0} for s in range(1, 7)]
+    for record, rmse in zip(records[1::2], (0.5, 0.3, 0.4), strict=True):
+        record["validation"] = {"loss": 2.0 * rmse, "rmse": rmse}
+    assert curves.plot_curves(records, tmp_path, selected) == [tmp_path / "training.png"]
+    (figure,) = drawn
+    assert len(figure.axes) == panels
+
+    def line(axis: Any, label: str) -> list[list[float]] | None:
+        found = [each for each in axis.get_lines() if each.get_label() == label]
+        return found[0].get_xydata().tolist() if found else None
+
+    # the loss panel carries the validation loss; the rmse panel, when drawn, the rmse
+    assert line(figure.axes[0], "validation") == [[2, 1.0], [4, 0.6], [6, 0.8]]
+    if panels == 3:
+        assert line(figure.axes[2], "validation") == [[2, 0.5], [4, 0.3], [6, 0.4]]
+    stars = [line(axis, "best.pt") for axis in figure.axes]
+    if starred_on is None:
+        assert stars == [None] * panels
+    else:  # the best score is step 4's (rmse 0.3, loss 0.6)
+        assert stars[starred_on] == [[4, 0.3 if selected == "rmse" else 0.6]]
+        assert sum(star is not None for star in stars) == 1
