@@ -3,7 +3,12 @@ callable from Python as ``odedsl.train``, ``odedsl.load``, ``odedsl.evaluate``.
 
 A run folder holds what ``odedsl.training`` (the runtime) writes, plus ``overrides.json`` (the
 ``--set`` values the model was compiled with, so that resuming and loading rebuild the same
-model), ``eval.json`` (the held-out metrics at the end) and the model kind's pictures.
+model), ``eval.json`` (the test metrics at the end) and the model kind's pictures.
+
+Model selection never sees the test split: with ``eval_every = N`` training scores the
+VALIDATION split every N steps (epochs, in a run of epochs) by the model's headline metric
+(:func:`headline`), ``best.pt`` keeps the best score and ``patience`` stops early; the test
+split is built and scored once, after training, from ``best.pt`` when there is one.
 """
 
 from __future__ import annotations
@@ -22,14 +27,40 @@ from torch import nn
 
 from odedsl.compile import build_data, compile, train_config
 from odedsl.compile.overrides import EVALUATION_ONLY
+from odedsl.compile.program import OBSERVED_KINDS
 from odedsl.lang import load_source
+from odedsl.models.distributions import FAMILIES
 from odedsl.training import RunError, RunFolder, TrainingSetup, load_trained, run_training
 from odedsl.training.atomic import atomic_write_text
+from odedsl.training.run import BEST
 
 OVERRIDES = "overrides.json"
 EVALUATION = "eval.json"
 RUNS_ROOT = Path("runs")
-HEADLINE = {"flow_ml": "nll", "flow_density": "kl", "supervised": "test_error", "latent": "rmse"}
+HEADLINE = {"flow_ml": "nll", "flow_density": "kl", "latent": "rmse"}
+"""The headline metric of the kinds whose models report one figure; supervised and
+trajectory models report ``test_error`` (every response a class) or ``rmse``
+(:attr:`~odedsl.models.observed.ObservedODE.headline`)."""
+SCORED_BY_LOSS = ("EventSeries",)
+"""Data sets whose held-out series have no future to forecast: a latent model of one is scored
+by its held-out negative bound, ``loss``, not by a forecast ``rmse``."""
+
+
+def headline(model_or_spec: Any) -> str:
+    """The metric that scores a run (lower is better): the model's own ``headline`` when it
+    has one, else ``HEADLINE`` of its spec's kind, or ``loss`` for a latent model of data with
+    no future to forecast (``SCORED_BY_LOSS``). It picks ``best.pt`` on the validation split
+    and leads ``eval.json``. A spec (a checked model) gives the same answer as its model."""
+    own = getattr(model_or_spec, "headline", None)
+    if isinstance(own, str):
+        return own
+    spec = getattr(model_or_spec, "spec", model_or_spec)
+    if spec.kind in OBSERVED_KINDS:
+        labels = all(FAMILIES[o.distribution.family].labels for o in spec.likelihood)
+        return "test_error" if labels else "rmse"
+    if spec.kind == "latent" and spec.data is not None and spec.data.dataset in SCORED_BY_LOSS:
+        return "loss"
+    return HEADLINE[spec.kind]
 
 
 def default_run_folder(spec_path: str | Path, root: Path = RUNS_ROOT) -> Path:
@@ -43,9 +74,13 @@ def default_run_folder(spec_path: str | Path, root: Path = RUNS_ROOT) -> Path:
 
 
 def _build(spec_text: str, overrides: Mapping[str, Any]) -> TrainingSetup:
-    """The model and data of one training process (top level: picklable for ``nproc > 1``)."""
+    """The model and data of one training process (top level: picklable for ``nproc > 1``):
+    the train split, and the validation split when the spec scores it (``eval_every``);
+    never the test split."""
     model = compile(spec_text, **overrides)
-    return TrainingSetup(model, build_data(model.spec, "train"), build_data(model.spec, "test"))
+    train = build_data(model.spec, "train")
+    validation = build_data(model.spec, "validation") if model.spec.train.eval_every else None
+    return TrainingSetup(model, train, validation)
 
 
 def train(
@@ -62,8 +97,10 @@ def train(
 ) -> Path:
     """Train the spec at path ``spec`` into a run folder (default ``runs/<name>``); returns
     the folder. ``steps``/``epochs``/``seed`` and ``overrides`` (``{"rtol": 1e-3}``) replace
-    the spec's values. Evaluates the trained model on held-out data (``eval.json``) and draws
-    its pictures. Raises ``RunError`` when training fails or is interrupted."""
+    the spec's values. With ``eval_every``, scores the validation split during training and
+    keeps the best in ``best.pt``. Then evaluates the trained model (``best.pt`` when there is
+    one) on the test split, once (``eval.json``), and draws its pictures. Raises ``RunError``
+    when training fails or is interrupted."""
     spec_text = load_source(Path(spec)).text
     changes = dict(overrides or {})
     for name, value in (("steps", steps), ("epochs", epochs), ("seed", seed)):
@@ -74,7 +111,7 @@ def train(
     if epochs is not None:
         changes.pop("steps", None)
     model = compile(Path(spec), **changes)  # checks the spec and every override up front
-    config = train_config(model.spec)
+    config = train_config(model.spec, best_metric=headline(model))
     folder = Path(out) if out is not None else default_run_folder(spec)
     folder.mkdir(parents=True, exist_ok=True)
     atomic_write_text(folder / OVERRIDES, json.dumps(changes, indent=2))
@@ -130,9 +167,9 @@ def _finish(folder: Path, status: int, stream: TextIO | None) -> Path:
         raise RunError(f"{folder}: training failed; the last good checkpoint is kept")
     if os.environ.get("RANK", "0") != "0":
         return folder  # one of torchrun's processes: rank 0 evaluates and draws
-    model = load(folder)
-    test = build_data(model.spec, "test")
-    results = _evaluate(model, test, "best")
+    model, metadata = _load(folder, "best")
+    test = build_data(model.spec, "test")  # the first time training's data includes the test
+    results = _evaluate(model, test, metadata)
     try:
         _draw(folder, model, test)
     except Exception as error:  # pictures are a bonus: never lose a finished run over one
@@ -144,8 +181,20 @@ def _finish(folder: Path, status: int, stream: TextIO | None) -> Path:
 
 
 def _describe(results: Mapping[str, Any]) -> str:
-    parts = [f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in results.items()]
-    return "evaluation: " + ", ".join(parts)
+    """``evaluation on test (best.pt, step 400: best validation nll 1.25): nll 1.21, ...``."""
+    where = ("split", "checkpoint", "step", "selected_by")
+    parts = [
+        f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
+        for k, v in results.items()
+        if k not in where
+    ]
+    checkpoint = results.get("checkpoint")
+    name = BEST if checkpoint == "best" else f"{checkpoint} checkpoint"
+    source = f"{name}, step {results.get('step')}"
+    selected = results.get("selected_by")
+    if selected and isinstance(selected.get("value"), float):
+        source += f": best {selected['split']} {selected['metric']} {selected['value']:.4g}"
+    return f"evaluation on {results.get('split')} ({source}): " + ", ".join(parts)
 
 
 def _run_folder(run: str | Path) -> Path:
@@ -176,7 +225,10 @@ def load(
     how it is evaluated, on top of the run's own overrides: ``eval_<solver option>``
     (``eval_rtol=1e-7``, ``eval_method="dopri5"``) and, for latent models, ``refine``; any
     other setting would describe another training run and raises ``ValueError``."""
-    folder = _run_folder(run)
+    return _load(_run_folder(run), which, _checked_settings(settings))[0]
+
+
+def _checked_settings(settings: Mapping[str, Any] | None) -> dict[str, Any]:
     changes = dict(settings or {})
     others = [name for name in changes if name not in EVALUATION_ONLY]
     if others:
@@ -185,35 +237,71 @@ def load(
             "only, eval_<solver option> (eval_method, eval_rtol, eval_step_size, ...) or "
             "refine; train a new run to change anything else"
         )
-    overrides = {**_overrides(folder), **changes}
-    model, _ = load_trained(folder, lambda text: compile(text, **overrides), which)
-    return model.eval()
+    return changes
+
+
+def _load(
+    folder: Path, which: str, settings: Mapping[str, Any] | None = None
+) -> tuple[nn.Module, dict[str, Any]]:
+    """The model in eval mode and ``load_trained``'s metadata of the checkpoint read."""
+    overrides = {**_overrides(folder), **(settings or {})}
+    model, metadata = load_trained(folder, lambda text: compile(text, **overrides), which)
+    return model.eval(), metadata
 
 
 def evaluate(
     run: str | Path, which: str = "best", settings: Mapping[str, Any] | None = None
 ) -> dict[str, Any]:
-    """The model kind's held-out metrics: ``nll`` (flows, nats), ``kl`` (density matching,
-    up to log Z), ``test_error`` (classifiers, a fraction) or ``rmse`` (latent models), plus
-    ``loss``, the solver's evaluations of the last solve and the seconds taken; ``settings``
-    as for :func:`load`."""
-    model = load(run, which, settings)
-    return _evaluate(model, build_data(model.spec, "test"), which)
+    """The model's metrics on the test split: its headline (:func:`headline`: ``nll`` for
+    flows, in nats, ``kl`` for density matching, up to log Z, ``test_error`` for classifiers,
+    a fraction, ``rmse`` for latent models), ``loss``, the solver's evaluations of the last
+    solve and the seconds taken, and where they come from: ``split`` (``"test"``),
+    ``checkpoint`` (``"best"``: ``best.pt``, the best validation score, ``"final"``: the end of
+    a finished run, ``"latest"``: the last checkpoint of an unfinished one), its ``step`` and,
+    for ``best``, ``selected_by`` (the validation metric, value and step). ``which`` as for
+    :func:`load`; ``settings`` as for :func:`load`."""
+    folder = _run_folder(run)
+    model, metadata = _load(folder, which, _checked_settings(settings))
+    return _evaluate(model, build_data(model.spec, "test"), metadata)
 
 
-def _evaluate(model: nn.Module, test: Any, which: str) -> dict[str, Any]:
+def _evaluate(model: nn.Module, test: Any, metadata: Mapping[str, Any]) -> dict[str, Any]:
+    """``model``'s metrics on ``test``, with where they come from (see :func:`evaluate`)."""
     start = time.perf_counter()
     results = dict(model.evaluate(test))
     seconds = time.perf_counter() - start
-    headline = HEADLINE.get(model.spec.kind)
-    if headline is not None and headline not in results:
-        results[headline] = results["loss"]
+    metric = headline(model)
+    if metric not in results:
+        raise RuntimeError(
+            f"{type(model).__name__}.evaluate gave {', '.join(results) or 'nothing'}, not "
+            f"{metric!r}, the headline metric of a {model.spec.kind} model: an error in odedsl"
+        )
+    results = {metric: results.pop(metric), **results}
     stats = getattr(model, "stats", None)
     if stats is not None:
         results["nfe_forward"] = int(stats.nfe_forward)
     results["seconds"] = round(seconds, 3)
-    results["checkpoint"] = which
+    results.update(_provenance(metadata))
     return results
+
+
+def _provenance(metadata: Mapping[str, Any]) -> dict[str, Any]:
+    """Which split and checkpoint a trained run's figures come from."""
+    best = metadata.get("best") or {}
+    summary = metadata.get("summary") or {}
+    if Path(metadata["checkpoint"]).name == BEST:
+        checkpoint = "best"
+    else:
+        checkpoint = "final" if summary.get("status") == "completed" else "latest"
+    where: dict[str, Any] = {"split": "test", "checkpoint": checkpoint, "step": metadata["step"]}
+    if checkpoint == "best":
+        where["selected_by"] = {
+            "split": "validation",
+            "metric": best.get("metric"),
+            "value": best.get("value"),
+            "step": best.get("step"),
+        }
+    return where
 
 
 def sample(run: str | Path, n: int, *, seed: int = 0) -> np.ndarray:
@@ -239,7 +327,7 @@ def plot(run: str | Path) -> list[Path]:
 def _draw(folder: Path, model: nn.Module, test: Any) -> list[Path]:
     from odedsl.plots.curves import plot_curves
 
-    written = plot_curves(RunFolder(folder).read_metrics(), folder)
+    written = plot_curves(RunFolder(folder).read_metrics(), folder, headline(model))
     if model.spec.kind.startswith("flow") and getattr(model, "event_shape", None) == (2,):
         from odedsl.plots.flow import plot_flow
 

@@ -437,11 +437,11 @@ class LatentODE(nn.Module):
             **events,
             "kl_weight": self.kl_weight,
             "nfe_forward": float(stats.nfe_forward),
-            "nfe_backward": lambda: float(stats.nfe_backward),
         }
+        deferred = {"nfe_backward": lambda: float(stats.nfe_backward)}
         if self.training:
             self.step += 1
-        return LossOutput(-bound.value.mean(), metrics)
+        return LossOutput(-bound.value.mean(), metrics, deferred)
 
     # -- prediction and evaluation ---------------------------------------------------------------
 

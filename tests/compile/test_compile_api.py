@@ -311,7 +311,7 @@ def test_classifier_loss_and_evaluation():
     output.loss.backward()
     # An untrained 10-class classifier: cross-entropy near log 10.
     assert output.loss.item() == pytest.approx(math.log(10), abs=0.5)
-    assert 0 <= output.metrics["accuracy"] <= 1 and output.metrics["nfe_backward"]() > 0
+    assert 0 <= output.metrics["accuracy"] <= 1 and output.after_backward()["nfe_backward"] > 0
     result = model.evaluate(small)
     assert set(result) == {"loss", "test_error"} and 0 <= result["test_error"] <= 1
     assert model(small["x"]).shape == (16, 10)
