@@ -36,7 +36,6 @@ except in series values where the mask is False.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import fields
 from typing import Any
 
 import torch
@@ -221,8 +220,10 @@ class ObservedODE(nn.Module):
                     f"a batch is a mapping with the keys {', '.join(self._keys())}; "
                     f"got {type(batch).__name__}"
                 )
-        responses = {o.value for o in self.observations}
-        keys = [k for k in self._keys() if values or k not in responses]
+        inputs = set(self.initial_reads)
+        for observation in self.observations:
+            inputs |= {*observation.reads, *([observation.times] if observation.series else [])}
+        keys = [k for k in self._keys() if values or k in inputs]
         missing = [key for key in keys if key not in batch]
         if missing:
             raise ValueError(
@@ -396,7 +397,8 @@ class ObservedODE(nn.Module):
             metrics["accuracy"] = 1.0 - wrong / count
         stats = self.stats
         metrics["nfe_forward"] = float(stats.nfe_forward)
-        return _loss_output(loss, metrics, {"nfe_backward": lambda: float(stats.nfe_backward)})
+        deferred = {"nfe_backward": lambda: float(stats.nfe_backward)}  # read after backward
+        return LossOutput(loss, metrics, deferred=deferred)
 
     # -- predictions ---------------------------------------------------------------------------
 
@@ -580,17 +582,6 @@ class ObservedODE(nn.Module):
 
 
 # -- helpers ---------------------------------------------------------------------------------------
-
-_DEFERRED = "deferred" in {f.name for f in fields(LossOutput)}
-
-
-def _loss_output(loss: Tensor, metrics: dict[str, float], deferred: dict) -> LossOutput:
-    """The step's output: numbers in ``metrics``; figures the backward pass produces
-    (``nfe_backward``) as ``deferred`` callables the training loop reads after it. (A
-    runtime whose ``LossOutput`` has no ``deferred`` reads callables among the metrics.)"""
-    if _DEFERRED:
-        return LossOutput(loss, metrics, deferred=deferred)
-    return LossOutput(loss, {**metrics, **deferred})
 
 
 def _tuple(value: Any) -> tuple[Tensor, ...]:
