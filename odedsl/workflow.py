@@ -30,6 +30,7 @@ from odedsl.compile.overrides import EVALUATION_ONLY
 from odedsl.compile.program import OBSERVED_KINDS
 from odedsl.lang import load_source
 from odedsl.models.distributions import FAMILIES
+from odedsl.models.observed import ObservedODE
 from odedsl.training import RunError, RunFolder, TrainingSetup, load_trained, run_training
 from odedsl.training.atomic import atomic_write_text
 from odedsl.training.run import BEST
@@ -80,7 +81,21 @@ def _build(spec_text: str, overrides: Mapping[str, Any]) -> TrainingSetup:
     model = compile(spec_text, **overrides)
     train = build_data(model.spec, "train")
     validation = build_data(model.spec, "validation") if model.spec.train.eval_every else None
+    if isinstance(model, ObservedODE) and model.priors:
+        model.set_data_size(training_size(train, model.spec))
     return TrainingSetup(model, train, validation)
+
+
+def training_size(train: Any, spec: Any) -> int:
+    """``N_train`` of a MAP objective: the examples (or series) of the training split; for
+    data drawn fresh every step, the examples training will draw in all (steps × batch)."""
+    rows = getattr(train, "rows", None)
+    if isinstance(rows, int):
+        return max(rows, 1)
+    if isinstance(train, Mapping):
+        return max(len(next(iter(train.values()))), 1)
+    steps = spec.train.steps or 1
+    return max(steps * spec.train.batch, 1)
 
 
 def train(
@@ -305,15 +320,50 @@ def _provenance(metadata: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def sample(run: str | Path, n: int, *, seed: int = 0) -> np.ndarray:
-    """``n`` samples of a trained flow, as a numpy array (n, *event shape)."""
+    """``n`` samples of a trained model, as a numpy array: a flow's (n, *event shape); a
+    trajectory model's observations at ``SAMPLE_POINTS`` times from t0 to the test split's
+    last time, (n, times, *event shape), from its own start or, when it starts from each
+    series, from the first test series (:func:`sample_times` gives the times)."""
     if n < 1:
         raise ValueError(f"n must be a positive number of samples, got {n}")
     model = load(run)
+    generator = torch.Generator().manual_seed(seed)
+    if isinstance(model, ObservedODE):
+        if model.kind != "trajectory":
+            raise RunError(
+                f"{run}: a supervised model predicts responses (odedsl.load(run).predict(x)); "
+                "`sample` is for flows and trajectory models"
+            )
+        test = build_data(model.spec, "test")
+        times = sample_times(model, test)
+        if not model.initial_reads:
+            return model.sample(n, times, generator=generator).cpu().numpy()
+        observation = next(o for o in model.observations if o.series)
+        first = {key: test[key][:1] for key in (observation.times, observation.value)}
+        drawn = model.sample(
+            n,
+            times,
+            x_obs=first[observation.value],
+            ts_obs=first[observation.times],
+            generator=generator,
+        )
+        return drawn[:, 0].cpu().numpy()
     if not hasattr(model, "sample"):
         raise RunError(f"{run}: a {model.spec.kind} model has no samples; `sample` is for flows")
     with torch.no_grad():
-        drawn = model.sample(n, generator=torch.Generator().manual_seed(seed))
+        drawn = model.sample(n, generator=generator)
     return drawn.cpu().numpy()
+
+
+SAMPLE_POINTS = 100
+
+
+def sample_times(model: ObservedODE, test: Any) -> torch.Tensor:
+    """The times :func:`sample` draws a trajectory model at: ``SAMPLE_POINTS`` from t0 to
+    the last time of the test split."""
+    observation = next(o for o in model.observations if o.series)
+    end = float(torch.as_tensor(test[observation.times]).max())
+    return torch.linspace(model.t0, max(end, model.t0 + 1e-6), SAMPLE_POINTS, dtype=torch.float64)
 
 
 def plot(run: str | Path) -> list[Path]:
@@ -337,8 +387,24 @@ def _draw(folder: Path, model: nn.Module, test: Any) -> list[Path]:
         from odedsl.plots.latent import plot_latent
 
         written += plot_latent(model, test, folder)
-    if model.spec.kind == "supervised":
-        from odedsl.plots.odenet import draw_odenet
+    if isinstance(model, ObservedODE):
+        from odedsl.plots.observed import draw_observed
 
-        written += draw_odenet(model, test, RunFolder(folder).read_metrics(), folder)
+        written += draw_observed(model, build_data(model.spec, "train"), test, folder)
+        if _odenet(model):
+            from odedsl.plots.odenet import draw_odenet
+
+            written += draw_odenet(model, test, RunFolder(folder).read_metrics(), folder)
     return written
+
+
+def _odenet(model: ObservedODE) -> bool:
+    """An ODE-Net on images: one class label read from image inputs (what the error-control
+    pictures of :mod:`odedsl.plots.odenet` measure)."""
+    variables = model.spec.data.variables if model.spec.data is not None else ()
+    images = [v for v in variables if v.role == "sample" and len(v.shape) == 3]
+    return (
+        bool(images)
+        and len(model.observations) == 1
+        and model.observations[0].family.name == "Categorical"
+    )
