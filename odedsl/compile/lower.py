@@ -28,6 +28,7 @@ from odedsl.compile.modules import GeneratedFunction, Parts, SequenceEncoder
 from odedsl.compile.program import (
     OBSERVED_KINDS,
     Program,
+    constant_noise,
     initial_data,
     intensity_signal,
     observation_data,
@@ -240,6 +241,15 @@ def classifier_template(model: ObservedODE) -> ODEClassifier:
     )
 
 
+def _observation_noise(observation: ir.Observation) -> dict[str, object]:
+    """How a latent ODE reads its observation: a constant σ it holds, or a catalogue family
+    whose parameters the generated decoder gives."""
+    noise = constant_noise(observation)
+    if noise is not None:
+        return {"noise": noise}
+    return {"likelihood": observation.distribution.family}
+
+
 def _latent(spec: ir.CheckedModel, generated: dict[str, GeneratedFunction]) -> LatentODE:
     (latent,) = spec.latents
     (condition,) = spec.dynamics.initial
@@ -266,7 +276,7 @@ def _latent(spec: ir.CheckedModel, generated: dict[str, GeneratedFunction]) -> L
         latent_dim=math.prod(latent.shape),
         train_solver=solver_settings(spec.solver),
         eval_solver=solver_settings(spec.eval_solver),
-        noise=_constant(observation.distribution.params["std"], "the observation noise"),
+        **_observation_noise(observation),
         prior_mean=_constant(prior["mean"], "the prior's mean"),
         prior_std=_constant(prior["std"], "the prior's std"),
         objective=spec.train.objective,

@@ -398,20 +398,32 @@ class _Writer:
         )
 
     def decoder(self) -> None:
+        """``decoder(m, s_z)``: the observation's mean when it is ``Normal`` with a constant σ
+        (the model holds σ), else its distribution's parameters in catalogue order."""
         observation = series_observation(self.spec)
-        mean = observation.distribution.params["mean"]
+        distribution = observation.distribution
         ((state, name),) = _one(self._states(), "one state", self.spec.dynamics.time.loc)
         scope = Scope(name)
         value = Value(name, batched=True, rank=len(state.shape))
         scope.bind(("state", state.name, ("at", observation.time_var)), value)
         emitter, function = self._emitter(scope)
-        result = emitter.emit(mean)
+        if constant_noise(observation) is not None:
+            mean = distribution.params["mean"]
+            results = [_batched(emitter.emit(mean), name, len(state.shape), mean)]
+            what = "the mean of the observations"
+        else:
+            names = distribution_parameters(distribution.family)
+            results = []
+            for parameter in names:
+                expr = distribution.params[parameter]
+                emitted = emitter.emit(expr)
+                if emitted.axes:
+                    raise LoweringError("a generator variable is used outside its sum", expr.loc)
+                results.append(emitted.code)
+            results = [f"({', '.join(results)},)"] if len(results) == 1 else results
+            what = f"{distribution.family}({', '.join(names)}) of the observations"
         self._function(
-            "decoder",
-            [name],
-            f"the mean of the observations (spec line {observation.loc.line})",
-            function,
-            [_batched(result, name, len(state.shape), mean)],
+            "decoder", [name], f"{what} (spec line {observation.loc.line})", function, results
         )
 
     def intensity(self) -> None:
@@ -506,18 +518,25 @@ def start_time(spec: ir.CheckedModel) -> float:
 
 
 def series_observation(spec: ir.CheckedModel) -> ir.Observation:
-    """A latent ODE's ``x[t] ~ Normal(mean, σ)`` inside ``for t in ts``."""
+    """A latent ODE's one series observation, ``x[t] ~ Normal(dec(z(t)), σ)`` inside
+    ``for t in ts`` (or any pointwise family of the catalogue)."""
     found = [o for o in spec.likelihood if o.time_var is not None]
-    if len(found) != 1 or found[0].distribution.family != "Normal":
+    if len(found) != 1 or found[0].distribution.family == "PoissonProcess":
         raise LoweringError(
             "a latent ODE observes one series: `for t in ts  x[t] ~ Normal(dec(z(t)), σ)  end`",
             spec.likelihood[0].loc if spec.likelihood else spec.latents[0].loc,
         )
-    observation = found[0]
-    std = observation.distribution.params["std"]
-    if not isinstance(std, ir.Const):
-        raise LoweringError("the observation noise σ must be a number", std.loc)
-    return observation
+    return found[0]
+
+
+def constant_noise(observation: ir.Observation) -> float | None:
+    """σ of a ``Normal`` observation whose σ is a number (the latent model then holds it),
+    None otherwise (σ, or the family's parameters, come from the generated decoder)."""
+    distribution = observation.distribution
+    if distribution.family != "Normal":
+        return None
+    std = distribution.params["std"]
+    return float(std.value) if isinstance(std, ir.Const) else None
 
 
 def intensity_signal(spec: ir.CheckedModel) -> tuple[ir.Signal, str]:
