@@ -230,7 +230,8 @@ def _add_eval(commands: argparse._SubParsersAction) -> None:
         run_eval,
         help="held-out metrics of a trained run",
         description="Evaluate a run's model on the test split: nll (flows, nats), kl (density "
-        "matching), test_error (classifiers) or rmse (latent models), with the solver's "
+        "matching), test_error (classifiers), rmse (regressions, trajectory and latent models), "
+        "with the solver's "
         "evaluations, the seconds taken, and which split and checkpoint they come from.",
         examples=(
             "odedsl eval runs/cnf_moons --json",
@@ -262,8 +263,10 @@ def _add_sample(commands: argparse._SubParsersAction) -> None:
         commands,
         "sample",
         run_sample,
-        help="draw samples from a trained flow",
-        description="Draw N samples from a trained flow and save them as a .npy file.",
+        help="draw samples from a trained flow or trajectory model",
+        description="Draw N samples from a trained flow, or N draws of a trajectory model's "
+        "observations at 100 times from t0 to the test data's last time, and save them as a "
+        ".npy file.",
         examples=("odedsl sample runs/cnf_moons -n 1000 -o samples.npy",),
     )
     _add_run_folder(parser)
