@@ -429,7 +429,9 @@ def _draw(folder: Path, model: nn.Module, test: Any) -> list[Path]:
     if isinstance(model, ObservedODE):
         from odedsl.plots.observed import draw_observed
 
-        written += draw_observed(model, _data(folder, model, "train"), test, folder)
+        train = _data(folder, model, "train")
+        validation = _data(folder, model, "validation") if model.kind == "trajectory" else None
+        written += draw_observed(model, train, test, folder, validation)
         if _odenet(model):
             from odedsl.plots.odenet import draw_odenet
 

@@ -44,15 +44,18 @@ def _as_dict(data: Any) -> Mapping[str, Any] | None:
     return tensors if isinstance(tensors, Mapping) else None
 
 
-def draw_observed(model: ObservedODE, train: Any, test: Any, out_dir: Path) -> list[Path]:
-    """The pictures that fit ``model`` (see the module docstring), from the train and test
-    splits (mappings of arrays, or epoch sources); none for others (e.g. image inputs)."""
+def draw_observed(
+    model: ObservedODE, train: Any, test: Any, out_dir: Path, validation: Any = None
+) -> list[Path]:
+    """The pictures that fit ``model`` (see the module docstring), from the train, test and
+    (optionally) validation splits (mappings of arrays, or epoch sources); none for others
+    (e.g. image inputs)."""
     out_dir = Path(out_dir)
     train, test = _as_dict(train), _as_dict(test)
     if test is None:
         return []
     if model.kind == "trajectory":
-        return [plot_fit(model, train, test, out_dir)]
+        return [plot_fit(model, train, test, out_dir, _as_dict(validation))]
     observation = model.observations[0]
     key = model.initial_reads[0] if model.initial_reads else None
     if key is None or key not in test:
@@ -83,21 +86,37 @@ def _series(data: Mapping[str, Any] | None, times: str, value: str, rows: int) -
     return [(ts[b], xs[b], mask[b]) for b in range(min(rows, len(xs)))]
 
 
+def _same_series(split: Mapping[str, Any] | None, test: Mapping[str, Any], times: str) -> bool:
+    """Whether ``split`` holds the test split's series (a split of each series' points, as
+    for one trajectory) rather than other series."""
+    if split is None or times not in split:
+        return False
+    mine, theirs = _numpy(split[times]), _numpy(test[times])
+    return mine.shape == theirs.shape and bool(np.array_equal(mine, theirs, equal_nan=True))
+
+
 def plot_fit(
     model: ObservedODE,
     train: Mapping[str, Any] | None,
     test: Mapping[str, Any],
     out_dir: Path,
+    validation: Mapping[str, Any] | None = None,
 ) -> Path:
     """``fit.png``: one column per channel; a row for the shared curve of a model whose
-    start reads no data, else one row per series (up to ``SERIES``)."""
+    start reads no data (every series' points around it), else one row per test series (up to
+    ``SERIES``). Points of each split are marked apart (a later split's batch may repeat
+    earlier points as context: only the points its mask scores are drawn); a row of a test
+    series shows the other splits' points only when they split that series' points."""
     plt = pyplot()
     observation = next(o for o in model.observations if o.series)
     times, value = observation.times, observation.value
     shared = not model.initial_reads
-    rows = 1 if shared else SERIES
-    drawn_test = _series(test, times, value, rows if not shared else SERIES)
-    drawn_train = _series(train, times, value, rows if not shared else SERIES)
+    if not shared:  # each row is a test series: other splits only when they split its points
+        train = train if _same_series(train, test, times) else None
+        validation = validation if _same_series(validation, test, times) else None
+    drawn_test = _series(test, times, value, SERIES)
+    drawn_train = _series(train, times, value, SERIES)
+    drawn_validation = _series(validation, times, value, SERIES)
     every = [t[m.any(-1)] for t, _, m in drawn_test + drawn_train if m.any()]
     end = max(float(t.max()) for t in every) if every else model.t0 + 1.0
     grid = np.linspace(model.t0, end, POINTS)
@@ -118,7 +137,11 @@ def plot_fit(
         len(curves), channels, figsize=(4.5 * channels, 3 * len(curves)), squeeze=False
     )
     for row, curve in enumerate(curves):
-        pairs = [("train", drawn_train, "tab:blue", "o"), ("held out", drawn_test, "tab:red", "x")]
+        pairs = [
+            ("train", drawn_train, "tab:blue", "o"),
+            ("validation", drawn_validation, "tab:green", "s"),
+            ("test", drawn_test, "tab:red", "x"),
+        ]
         for channel in range(channels):
             axis = axes[row, channel]
             for label, drawn, colour, marker in pairs:
