@@ -144,7 +144,7 @@ def odedsl_iteration(trace: str, weights: dict[str, Tensor], x: Tensor) -> Calla
         out.loss.backward()
         optimizer.step()
         seconds = time.perf_counter() - start
-        return seconds, out.metrics["nfe_forward"], out.metrics["nfe_backward"]()
+        return seconds, out.metrics["nfe_forward"], out.after_backward()["nfe_backward"]
 
     return run
 

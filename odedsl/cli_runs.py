@@ -106,6 +106,10 @@ def run_eval(args: argparse.Namespace) -> int:
         print(json.dumps(results))
     else:
         for key, value in results.items():
+            if isinstance(value, dict):
+                value = ", ".join(
+                    f"{k} {v:.6g}" if isinstance(v, float) else f"{k} {v}" for k, v in value.items()
+                )
             print(f"{key:12} {value:.6g}" if isinstance(value, float) else f"{key:12} {value}")
     return 0
 
@@ -194,13 +198,16 @@ def _add_train(commands: argparse._SubParsersAction) -> None:
         run_train,
         help="train a spec into a run folder",
         description="Compile SPEC and train it, writing a run folder (spec, config.json, "
-        "checkpoint.pt, best.pt, metrics.jsonl, summary.json, eval.json, pictures). Ctrl-C "
-        "saves a checkpoint; --resume continues exactly.",
+        "checkpoint.pt, metrics.jsonl, summary.json, eval.json, pictures). With eval_every "
+        "(--set eval_every=N) the validation split is scored every N steps and best.pt keeps "
+        "the best; patience stops early. The test split is scored once, at the end "
+        "(eval.json). Ctrl-C saves a checkpoint; --resume continues exactly.",
         examples=(
             "odedsl train specs/cnf_moons.ode",
             "odedsl train specs/cnf_moons.ode --steps 500 --set lr=1e-2 --out runs/quick",
             "odedsl train --resume runs/quick --steps 1000",
             "odedsl train specs/cnf_moons.ode --nproc 2",
+            "odedsl train specs/cnf_moons.ode --set eval_every=250 --set patience=4",
         ),
     )
     parser.add_argument("spec", nargs="?", metavar="SPEC", help="the .ode spec to train")
@@ -222,9 +229,10 @@ def _add_eval(commands: argparse._SubParsersAction) -> None:
         "eval",
         run_eval,
         help="held-out metrics of a trained run",
-        description="Evaluate a run's model on held-out data: nll (flows, nats), kl (density "
-        "matching), test_error (classifiers) or rmse (latent models), with the solver's "
-        "evaluations and the seconds taken.",
+        description="Evaluate a run's model on the test split: nll (flows, nats), kl (density "
+        "matching), test_error (classifiers), rmse (regressions, trajectory and latent models), "
+        "with the solver's "
+        "evaluations, the seconds taken, and which split and checkpoint they come from.",
         examples=(
             "odedsl eval runs/cnf_moons --json",
             "odedsl eval runs/cnf_moons --set eval_rtol=1e-7 --set eval_atol=1e-7",
@@ -240,7 +248,13 @@ def _add_eval(commands: argparse._SubParsersAction) -> None:
         "eval_rtol=1e-7) or, for latent models, refine (repeatable)",
     )
     parser.add_argument("--json", action="store_true", help="one JSON object on stdout")
-    parser.add_argument("--which", choices=("best", "latest"), default="best")
+    parser.add_argument(
+        "--which",
+        choices=("best", "latest"),
+        default="best",
+        help="best.pt (the best validation score; the last checkpoint when there is none) or "
+        "the last checkpoint",
+    )
     parser.add_argument("--threads", type=int, help="torch threads (default 1)")
 
 
@@ -249,8 +263,10 @@ def _add_sample(commands: argparse._SubParsersAction) -> None:
         commands,
         "sample",
         run_sample,
-        help="draw samples from a trained flow",
-        description="Draw N samples from a trained flow and save them as a .npy file.",
+        help="draw samples from a trained flow or trajectory model",
+        description="Draw N samples from a trained flow, or N draws of a trajectory model's "
+        "observations at 100 times from t0 to the test data's last time, and save them as a "
+        ".npy file.",
         examples=("odedsl sample runs/cnf_moons -n 1000 -o samples.npy",),
     )
     _add_run_folder(parser)

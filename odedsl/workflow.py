@@ -5,8 +5,13 @@ A run folder holds what ``odedsl.training`` (the runtime) writes, plus ``overrid
 ``--set`` values the model was compiled with, so that resuming and loading rebuild the same
 model), ``data.json`` (the folder the spec's data paths start from, and each data file's
 resolved path and SHA-256: ``eval``, ``sample``, ``plot`` and ``--resume`` read the same files,
-or refuse when one has moved or changed), ``eval.json`` (the held-out metrics at the end) and
-the model kind's pictures.
+or refuse when one has moved or changed), ``eval.json`` (the test metrics at the end) and the
+model kind's pictures.
+
+Model selection never sees the test split: with ``eval_every = N`` training scores the
+VALIDATION split every N steps (epochs, in a run of epochs) by the model's headline metric
+(:func:`headline`), ``best.pt`` keeps the best score and ``patience`` stops early; the test
+split is built and scored once, after training, from ``best.pt`` when there is one.
 """
 
 from __future__ import annotations
@@ -25,16 +30,43 @@ from torch import nn
 
 from odedsl.compile import build_data, compile, train_config
 from odedsl.compile.overrides import EVALUATION_ONLY
+from odedsl.compile.program import OBSERVED_KINDS
 from odedsl.compile.runtime import check_data_files, data_files, data_root
 from odedsl.lang import load_source
+from odedsl.models.distributions import FAMILIES
+from odedsl.models.observed import ObservedODE
 from odedsl.training import RunError, RunFolder, TrainingSetup, load_trained, run_training
 from odedsl.training.atomic import atomic_write_text
+from odedsl.training.run import BEST
 
 OVERRIDES = "overrides.json"
 DATA_RECORD = "data.json"
 EVALUATION = "eval.json"
 RUNS_ROOT = Path("runs")
-HEADLINE = {"flow_ml": "nll", "flow_density": "kl", "supervised": "test_error", "latent": "rmse"}
+HEADLINE = {"flow_ml": "nll", "flow_density": "kl", "latent": "rmse"}
+"""The headline metric of the kinds whose models report one figure; supervised and
+trajectory models report ``test_error`` (every response a class) or ``rmse``
+(:attr:`~odedsl.models.observed.ObservedODE.headline`)."""
+SCORED_BY_LOSS = ("EventSeries",)
+"""Data sets whose held-out series have no future to forecast: a latent model of one is scored
+by its held-out negative bound, ``loss``, not by a forecast ``rmse``."""
+
+
+def headline(model_or_spec: Any) -> str:
+    """The metric that scores a run (lower is better): the model's own ``headline`` when it
+    has one, else ``HEADLINE`` of its spec's kind, or ``loss`` for a latent model of data with
+    no future to forecast (``SCORED_BY_LOSS``). It picks ``best.pt`` on the validation split
+    and leads ``eval.json``. A spec (a checked model) gives the same answer as its model."""
+    own = getattr(model_or_spec, "headline", None)
+    if isinstance(own, str):
+        return own
+    spec = getattr(model_or_spec, "spec", model_or_spec)
+    if spec.kind in OBSERVED_KINDS:
+        labels = all(FAMILIES[o.distribution.family].labels for o in spec.likelihood)
+        return "test_error" if labels else "rmse"
+    if spec.kind == "latent" and spec.data is not None and spec.data.dataset in SCORED_BY_LOSS:
+        return "loss"
+    return HEADLINE[spec.kind]
 
 
 def default_run_folder(spec_path: str | Path, root: Path = RUNS_ROOT) -> Path:
@@ -48,12 +80,29 @@ def default_run_folder(spec_path: str | Path, root: Path = RUNS_ROOT) -> Path:
 
 
 def _build(spec_text: str, overrides: Mapping[str, Any], root: str | None = None) -> TrainingSetup:
-    """The model and data of one training process (top level: picklable for ``nproc > 1``);
-    ``root`` is the folder the spec's data paths start from."""
+    """The model and data of one training process (top level: picklable for ``nproc > 1``):
+    the train split, and the validation split when the spec scores it (``eval_every``);
+    never the test split. ``root`` is the folder the spec's data paths start from."""
     model = compile(spec_text, **overrides)
-    return TrainingSetup(
-        model, build_data(model.spec, "train", root=root), build_data(model.spec, "test", root=root)
-    )
+    train = build_data(model.spec, "train", root=root)
+    validation = None
+    if model.spec.train.eval_every:
+        validation = build_data(model.spec, "validation", root=root)
+    if isinstance(model, ObservedODE) and model.priors:
+        model.set_data_size(training_size(train, model.spec))
+    return TrainingSetup(model, train, validation)
+
+
+def training_size(train: Any, spec: Any) -> int:
+    """``N_train`` of a MAP objective: the examples (or series) of the training split; for
+    data drawn fresh every step, the examples training will draw in all (steps × batch)."""
+    rows = getattr(train, "rows", None)
+    if isinstance(rows, int):
+        return max(rows, 1)
+    if isinstance(train, Mapping):
+        return max(len(next(iter(train.values()))), 1)
+    steps = spec.train.steps or 1
+    return max(steps * spec.train.batch, 1)
 
 
 def _record_data(folder: Path, spec: Any) -> str:
@@ -101,8 +150,10 @@ def train(
 ) -> Path:
     """Train the spec at path ``spec`` into a run folder (default ``runs/<name>``); returns
     the folder. ``steps``/``epochs``/``seed`` and ``overrides`` (``{"rtol": 1e-3}``) replace
-    the spec's values. Evaluates the trained model on held-out data (``eval.json``) and draws
-    its pictures. Raises ``RunError`` when training fails or is interrupted."""
+    the spec's values. With ``eval_every``, scores the validation split during training and
+    keeps the best in ``best.pt``. Then evaluates the trained model (``best.pt`` when there is
+    one) on the test split, once (``eval.json``), and draws its pictures. Raises ``RunError``
+    when training fails or is interrupted."""
     spec_text = load_source(Path(spec)).text
     changes = dict(overrides or {})
     for name, value in (("steps", steps), ("epochs", epochs), ("seed", seed)):
@@ -113,7 +164,7 @@ def train(
     if epochs is not None:
         changes.pop("steps", None)
     model = compile(Path(spec), **changes)  # checks the spec and every override up front
-    config = train_config(model.spec)
+    config = train_config(model.spec, best_metric=headline(model))
     folder = Path(out) if out is not None else default_run_folder(spec)
     folder.mkdir(parents=True, exist_ok=True)
     atomic_write_text(folder / OVERRIDES, json.dumps(changes, indent=2))
@@ -170,9 +221,9 @@ def _finish(folder: Path, status: int, stream: TextIO | None) -> Path:
         raise RunError(f"{folder}: training failed; the last good checkpoint is kept")
     if os.environ.get("RANK", "0") != "0":
         return folder  # one of torchrun's processes: rank 0 evaluates and draws
-    model = load(folder)
-    test = _data(folder, model)
-    results = _evaluate(model, test, "best")
+    model, metadata = _load(folder, "best")
+    test = _data(folder, model)  # the first time training's data includes the test split
+    results = _evaluate(model, test, metadata)
     try:
         _draw(folder, model, test)
     except Exception as error:  # pictures are a bonus: never lose a finished run over one
@@ -184,8 +235,20 @@ def _finish(folder: Path, status: int, stream: TextIO | None) -> Path:
 
 
 def _describe(results: Mapping[str, Any]) -> str:
-    parts = [f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in results.items()]
-    return "evaluation: " + ", ".join(parts)
+    """``evaluation on test (best.pt, step 400: best validation nll 1.25): nll 1.21, ...``."""
+    where = ("split", "checkpoint", "step", "selected_by")
+    parts = [
+        f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
+        for k, v in results.items()
+        if k not in where
+    ]
+    checkpoint = results.get("checkpoint")
+    name = BEST if checkpoint == "best" else f"{checkpoint} checkpoint"
+    source = f"{name}, step {results.get('step')}"
+    selected = results.get("selected_by")
+    if selected and isinstance(selected.get("value"), float):
+        source += f": best {selected['split']} {selected['metric']} {selected['value']:.4g}"
+    return f"evaluation on {results.get('split')} ({source}): " + ", ".join(parts)
 
 
 def _run_folder(run: str | Path) -> Path:
@@ -216,7 +279,10 @@ def load(
     how it is evaluated, on top of the run's own overrides: ``eval_<solver option>``
     (``eval_rtol=1e-7``, ``eval_method="dopri5"``) and, for latent models, ``refine``; any
     other setting would describe another training run and raises ``ValueError``."""
-    folder = _run_folder(run)
+    return _load(_run_folder(run), which, _checked_settings(settings))[0]
+
+
+def _checked_settings(settings: Mapping[str, Any] | None) -> dict[str, Any]:
     changes = dict(settings or {})
     others = [name for name in changes if name not in EVALUATION_ONLY]
     if others:
@@ -225,47 +291,118 @@ def load(
             "only, eval_<solver option> (eval_method, eval_rtol, eval_step_size, ...) or "
             "refine; train a new run to change anything else"
         )
-    overrides = {**_overrides(folder), **changes}
-    model, _ = load_trained(folder, lambda text: compile(text, **overrides), which)
-    return model.eval()
+    return changes
+
+
+def _load(
+    folder: Path, which: str, settings: Mapping[str, Any] | None = None
+) -> tuple[nn.Module, dict[str, Any]]:
+    """The model in eval mode and ``load_trained``'s metadata of the checkpoint read."""
+    overrides = {**_overrides(folder), **(settings or {})}
+    model, metadata = load_trained(folder, lambda text: compile(text, **overrides), which)
+    return model.eval(), metadata
 
 
 def evaluate(
     run: str | Path, which: str = "best", settings: Mapping[str, Any] | None = None
 ) -> dict[str, Any]:
-    """The model kind's held-out metrics: ``nll`` (flows, nats), ``kl`` (density matching,
-    up to log Z), ``test_error`` (classifiers, a fraction) or ``rmse`` (latent models), plus
-    ``loss``, the solver's evaluations of the last solve and the seconds taken; ``settings``
-    as for :func:`load`."""
-    model = load(run, which, settings)
-    return _evaluate(model, _data(Path(run), model), which)
+    """The model's metrics on the test split: its headline (:func:`headline`: ``nll`` for
+    flows, in nats, ``kl`` for density matching, up to log Z, ``test_error`` for classifiers,
+    a fraction, ``rmse`` for regressions, trajectory and latent models), ``loss``, the
+    solver's evaluations of the last solve and the seconds taken, and where they come from:
+    ``split`` (``"test"``), ``checkpoint`` (``"best"``: ``best.pt``, the best validation
+    score, ``"final"``: the end of a finished run, ``"latest"``: the last checkpoint of an
+    unfinished one), its ``step`` and, for ``best``, ``selected_by`` (the validation metric,
+    value and step). ``which`` and ``settings`` as for :func:`load`."""
+    folder = _run_folder(run)
+    model, metadata = _load(folder, which, _checked_settings(settings))
+    return _evaluate(model, _data(folder, model), metadata)
 
 
-def _evaluate(model: nn.Module, test: Any, which: str) -> dict[str, Any]:
+def _evaluate(model: nn.Module, test: Any, metadata: Mapping[str, Any]) -> dict[str, Any]:
+    """``model``'s metrics on ``test``, with where they come from (see :func:`evaluate`)."""
     start = time.perf_counter()
     results = dict(model.evaluate(test))
     seconds = time.perf_counter() - start
-    headline = HEADLINE.get(model.spec.kind)
-    if headline is not None and headline not in results:
-        results[headline] = results["loss"]
+    metric = headline(model)
+    if metric not in results:
+        raise RuntimeError(
+            f"{type(model).__name__}.evaluate gave {', '.join(results) or 'nothing'}, not "
+            f"{metric!r}, the headline metric of a {model.spec.kind} model: an error in odedsl"
+        )
+    results = {metric: results.pop(metric), **results}
     stats = getattr(model, "stats", None)
     if stats is not None:
         results["nfe_forward"] = int(stats.nfe_forward)
     results["seconds"] = round(seconds, 3)
-    results["checkpoint"] = which
+    results.update(_provenance(metadata))
     return results
 
 
+def _provenance(metadata: Mapping[str, Any]) -> dict[str, Any]:
+    """Which split and checkpoint a trained run's figures come from."""
+    best = metadata.get("best") or {}
+    summary = metadata.get("summary") or {}
+    if Path(metadata["checkpoint"]).name == BEST:
+        checkpoint = "best"
+    else:
+        checkpoint = "final" if summary.get("status") == "completed" else "latest"
+    where: dict[str, Any] = {"split": "test", "checkpoint": checkpoint, "step": metadata["step"]}
+    if checkpoint == "best":
+        where["selected_by"] = {
+            "split": "validation",
+            "metric": best.get("metric"),
+            "value": best.get("value"),
+            "step": best.get("step"),
+        }
+    return where
+
+
 def sample(run: str | Path, n: int, *, seed: int = 0) -> np.ndarray:
-    """``n`` samples of a trained flow, as a numpy array (n, *event shape)."""
+    """``n`` samples of a trained model, as a numpy array: a flow's (n, *event shape); a
+    trajectory model's observations at ``SAMPLE_POINTS`` times from t0 to the test split's
+    last time, (n, times, *event shape), from its own start or, when it starts from each
+    series, from the first test series (:func:`sample_times` gives the times)."""
     if n < 1:
         raise ValueError(f"n must be a positive number of samples, got {n}")
     model = load(run)
+    generator = torch.Generator().manual_seed(seed)
+    if isinstance(model, ObservedODE):
+        if model.kind != "trajectory":
+            raise RunError(
+                f"{run}: a supervised model predicts responses (odedsl.load(run).predict(x)); "
+                "`sample` is for flows and trajectory models"
+            )
+        test = _data(Path(run), model)
+        times = sample_times(model, test)
+        if not model.initial_reads:
+            return model.sample(n, times, generator=generator).cpu().numpy()
+        observation = next(o for o in model.observations if o.series)
+        first = {key: test[key][:1] for key in (observation.times, observation.value)}
+        drawn = model.sample(
+            n,
+            times,
+            x_obs=first[observation.value],
+            ts_obs=first[observation.times],
+            generator=generator,
+        )
+        return drawn[:, 0].cpu().numpy()
     if not hasattr(model, "sample"):
         raise RunError(f"{run}: a {model.spec.kind} model has no samples; `sample` is for flows")
     with torch.no_grad():
-        drawn = model.sample(n, generator=torch.Generator().manual_seed(seed))
+        drawn = model.sample(n, generator=generator)
     return drawn.cpu().numpy()
+
+
+SAMPLE_POINTS = 100
+
+
+def sample_times(model: ObservedODE, test: Any) -> torch.Tensor:
+    """The times :func:`sample` draws a trajectory model at: ``SAMPLE_POINTS`` from t0 to
+    the last time of the test split."""
+    observation = next(o for o in model.observations if o.series)
+    end = float(torch.as_tensor(test[observation.times]).max())
+    return torch.linspace(model.t0, max(end, model.t0 + 1e-6), SAMPLE_POINTS, dtype=torch.float64)
 
 
 def plot(run: str | Path) -> list[Path]:
@@ -279,7 +416,7 @@ def plot(run: str | Path) -> list[Path]:
 def _draw(folder: Path, model: nn.Module, test: Any) -> list[Path]:
     from odedsl.plots.curves import plot_curves
 
-    written = plot_curves(RunFolder(folder).read_metrics(), folder)
+    written = plot_curves(RunFolder(folder).read_metrics(), folder, headline(model))
     if model.spec.kind.startswith("flow") and getattr(model, "event_shape", None) == (2,):
         from odedsl.plots.flow import plot_flow
 
@@ -289,8 +426,26 @@ def _draw(folder: Path, model: nn.Module, test: Any) -> list[Path]:
         from odedsl.plots.latent import plot_latent
 
         written += plot_latent(model, test, folder)
-    if model.spec.kind == "supervised":
-        from odedsl.plots.odenet import draw_odenet
+    if isinstance(model, ObservedODE):
+        from odedsl.plots.observed import draw_observed
 
-        written += draw_odenet(model, test, RunFolder(folder).read_metrics(), folder)
+        train = _data(folder, model, "train")
+        validation = _data(folder, model, "validation") if model.kind == "trajectory" else None
+        written += draw_observed(model, train, test, folder, validation)
+        if _odenet(model):
+            from odedsl.plots.odenet import draw_odenet
+
+            written += draw_odenet(model, test, RunFolder(folder).read_metrics(), folder)
     return written
+
+
+def _odenet(model: ObservedODE) -> bool:
+    """An ODE-Net on images: one class label read from image inputs (what the error-control
+    pictures of :mod:`odedsl.plots.odenet` measure)."""
+    variables = model.spec.data.variables if model.spec.data is not None else ()
+    images = [v for v in variables if v.role == "sample" and len(v.shape) == 3]
+    return (
+        bool(images)
+        and len(model.observations) == 1
+        and model.observations[0].family.name == "Categorical"
+    )

@@ -170,7 +170,11 @@ def build(job: Mapping[str, Any]) -> tuple[nn.Module, Any, Any, Any, dict[str, A
     if job["model"] == "resnet":
         channels, groups = block_width(model)
         model = ResNetClassifier(
-            model.encoder, model.readout, channels=channels, depth=job["depth"], groups=groups
+            model.initial,
+            model.observations[0].reader,
+            channels=channels,
+            depth=job["depth"],
+            groups=groups,
         )
     return model, build_data(spec, "train"), build_data(spec, "test"), train_config(spec), changes
 

@@ -4,7 +4,11 @@
 - flows → :class:`~odedsl.models.flow.ContinuousFlow` over
   :class:`~odedsl.compile.trace.AugmentedDynamics` (the state, the log-density and the
   regularizers the spec weights, in one solve), with the spec's trace strategy;
-- classifiers → :class:`~odedsl.models.classifier.ODEClassifier`;
+- supervised and trajectory models (states observed through `~` statements, no latent
+  variable) → :class:`~odedsl.models.observed.ObservedODE`: one model for classification,
+  regression and trajectory fitting, assembled from the statements (each `~` an
+  :class:`~odedsl.models.observed.Observation`, each prior on a parameter a
+  :class:`~odedsl.models.observed.ParameterPrior`);
 - latent ODEs → :class:`~odedsl.models.latent.LatentODE`, whose solve carries ``∫λ dt`` as one
   more state when the likelihood has a Poisson process.
 
@@ -22,10 +26,15 @@ from torch import nn
 from odedsl.compile.codegen import LoweringError
 from odedsl.compile.modules import GeneratedFunction, Parts, SequenceEncoder
 from odedsl.compile.program import (
+    OBSERVED_KINDS,
     Program,
+    constant_noise,
+    initial_data,
     intensity_signal,
-    readout_time,
+    observation_data,
+    observation_time,
     series_observation,
+    start_time,
     write_program,
 )
 from odedsl.compile.symbolic_form import SymbolicError
@@ -35,6 +44,7 @@ from odedsl.lang.builtins import EXACT_TRACE_MAX_DIM
 from odedsl.models.classifier import ODEClassifier
 from odedsl.models.flow import ContinuousFlow
 from odedsl.models.latent import LatentODE
+from odedsl.models.observed import Observation, ObservedODE, ParameterPrior
 from odedsl.models.planar import PlanarFlow
 from odedsl.models.settings import SolverSettings
 from odedsl.symbolic.names import mangle
@@ -86,8 +96,8 @@ def build_model(spec: ir.CheckedModel) -> nn.Module:
         model = _discrete_flow(spec, generated, parts)
     elif spec.kind in ("flow_ml", "flow_density"):
         model = _flow(spec, generated)
-    elif spec.kind == "supervised":
-        model = _classifier(spec, generated)
+    elif spec.kind in OBSERVED_KINDS:
+        model = _observed(spec, generated)
     else:
         model = _latent(spec, generated)
     model.spec = spec
@@ -153,19 +163,91 @@ def _discrete_flow(
     )
 
 
-def _classifier(spec: ir.CheckedModel, generated: dict[str, GeneratedFunction]) -> ODEClassifier:
-    (observation,) = spec.likelihood
-    start = {condition.time for condition in spec.dynamics.initial}
-    return ODEClassifier(
+BATCH_KEYS = {"sample": "x", "label": "y", "times": "ts", "series": "x", "events": "events"}
+"""The batch key of each data role (``odedsl.data.load``'s canonical keys)."""
+
+
+def _key(variable: ir.DataVariable) -> str:
+    return BATCH_KEYS[variable.role]
+
+
+def _observed_name(spec: ir.CheckedModel, observation: ir.Observation) -> ir.DataVariable:
+    """The data variable a `~` statement observes: ``y`` in ``y ~ ...``, ``x`` in ``x[t] ~``."""
+    value = observation.value
+    if isinstance(value, ir.Index):
+        value = value.base
+    if not (isinstance(value, ir.Var) and value.role == "data"):
+        raise LoweringError("a `~` statement of the likelihood observes data", observation.loc)
+    return next(v for v in spec.data.variables if v.name == value.name)  # type: ignore[union-attr]
+
+
+def _observed(spec: ir.CheckedModel, generated: dict[str, GeneratedFunction]) -> ObservedODE:
+    observations = []
+    for number, observation in enumerate(spec.likelihood, 1):
+        distribution = observation.distribution
+        if distribution.family == "PoissonProcess":
+            raise LoweringError(
+                "a Poisson process is observed by latent ODEs only (a `prior` and an `encoder` "
+                "on z0); here use `Poisson(rate)` for counts at observation times",
+                observation.loc,
+            )
+        variable = _observed_name(spec, observation)
+        times = None
+        if observation.times is not None:
+            times = _key(next(v for v in spec.data.variables if v.name == observation.times))  # type: ignore[union-attr]
+        observations.append(
+            Observation(
+                generated[f"observe_{number}"],
+                distribution.family,
+                _key(variable),
+                tuple(distribution.event_shape),  # type: ignore[arg-type]
+                time=observation_time(spec, observation) if times is None else None,
+                times=times,
+                reads=[_key(v) for v in observation_data(spec, observation)],
+                name=variable.name,
+            )
+        )
+    priors = [
+        ParameterPrior(generated[f"prior_{number}"], prior.distribution.family, prior.name)
+        for number, prior in enumerate(spec.param_priors, 1)
+    ]
+    return ObservedODE(
         generated["initial"],
         generated["dynamics"],
-        generated["logits"],
-        t0=start.pop() if len(start) == 1 else spec.dynamics.time.start,
-        t1=readout_time(spec),
+        observations,
+        t0=start_time(spec),
+        train_solver=solver_settings(spec.solver),
+        eval_solver=solver_settings(spec.eval_solver),
+        initial_reads=[_key(v) for v in initial_data(spec)],
+        priors=priors,
+    )
+
+
+def classifier_template(model: ObservedODE) -> ODEClassifier:
+    """The ODE-Net template that compiled classifiers before :class:`ObservedODE`, around the
+    same generated functions (so the same parameters) as ``model``, a compiled supervised
+    model with one label. Kept only to show that the two agree (tests/compile)."""
+    spec = model.spec
+    (observation,) = spec.likelihood
+    return ODEClassifier(
+        model.generated["initial"],
+        model.generated["dynamics"],
+        model.generated["observe_1"],
+        t0=start_time(spec),
+        t1=observation_time(spec, observation),
         train_solver=solver_settings(spec.solver),
         eval_solver=solver_settings(spec.eval_solver),
         likelihood=observation.distribution.family.lower(),
     )
+
+
+def _observation_noise(observation: ir.Observation) -> dict[str, object]:
+    """How a latent ODE reads its observation: a constant σ it holds, or a catalogue family
+    whose parameters the generated decoder gives."""
+    noise = constant_noise(observation)
+    if noise is not None:
+        return {"noise": noise}
+    return {"likelihood": observation.distribution.family}
 
 
 def _latent(spec: ir.CheckedModel, generated: dict[str, GeneratedFunction]) -> LatentODE:
@@ -194,7 +276,7 @@ def _latent(spec: ir.CheckedModel, generated: dict[str, GeneratedFunction]) -> L
         latent_dim=math.prod(latent.shape),
         train_solver=solver_settings(spec.solver),
         eval_solver=solver_settings(spec.eval_solver),
-        noise=_constant(observation.distribution.params["std"], "the observation noise"),
+        **_observation_noise(observation),
         prior_mean=_constant(prior["mean"], "the prior's mean"),
         prior_std=_constant(prior["std"], "the prior's std"),
         objective=spec.train.objective,

@@ -4,7 +4,8 @@
 solver options (``method``, ``rtol``, ``atol``, ``step_size``, ``gradient``, ``trace``,
 ``max_num_steps``, ``adams_mode``) apply to training and evaluation; ``eval_<option>`` to
 evaluation only; training options (``steps``, ``epochs``, ``batch``, ``seed``, ``kinetic``,
-``jacobian``, ``warmup``, ``samples``, ``kl_warmup``, ``encoder_window``, ``objective``), ``lr``
+``jacobian``, ``warmup``, ``samples``, ``kl_warmup``, ``encoder_window``, ``objective``,
+``eval_every``, ``patience``), ``lr``
 (the optimizer's learning rate) and ``schedule`` (``constant`` or ``cosine``) to training;
 ``crop``, ``rotate``, ``zoom``, ``shift`` to the augmentation of training images; ``refine``
 to a latent model's predictions;
@@ -13,7 +14,8 @@ Values are validated against the language catalogue (``odedsl.lang.builtins``): 
 symbols (``"rk4"`` or ``":rk4"``), integers, bounds (``Arg.violation``); a bad one raises
 ``ValueError`` naming the override and what it accepts. A solver override that changes none of
 the solvers it reaches (``step_size`` with adaptive methods only, ``rtol``/``atol`` with
-fixed-step ones only, ``adams_mode`` without ``adams``) is refused the same way.
+fixed-step ones only, ``adams_mode`` without ``adams``) is refused the same way, and so is
+``patience`` without ``eval_every`` (in the spec or among the overrides).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from odedsl.lang.builtins import (
     METHOD_SPECIFIC,
     METHODS,
     SCHEDULES,
+    SELECTION_OPTIONS,
     SOLVER_OPTIONS,
     TRAIN_OPTIONS,
     Arg,
@@ -224,4 +227,11 @@ def _train(spec: ir.CheckedModel, changes: dict[str, Any]) -> ir.TrainSettings:
         fields["optimizer"] = replace(train.optimizer, lr=changes["lr"])
     if "schedule" in changes:
         fields["schedule"] = ir.Schedule(changes["schedule"])
+    eval_every = changes.get("eval_every", train.eval_every)
+    for name, what in SELECTION_OPTIONS.items():
+        if name in changes and not eval_every:
+            raise ValueError(
+                f"{name}={changes[name]!r} has no effect: {what.replace('`', '')}; also pass "
+                "eval_every=N"
+            )
     return replace(train, **fields)

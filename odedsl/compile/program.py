@@ -10,8 +10,13 @@ it reads) and tensors named by role: ``t`` (time), ``s_*`` (states), ``d_*`` (da
   (the same f from the code :mod:`odedsl.symbolic` emitted, listed after the module: what the
   exact and Hutchinson traces differentiate, as its products are matrix products) and, with the
   symbolic trace, ``dynamics_and_trace``; density matching adds ``target_log_density(m, a_x)``;
-- classifiers: ``initial(m, d_x)`` (the states at t0), ``dynamics(m, t, s_h)`` and
-  ``logits(m, s_h)`` (the likelihood's logits from the states at the readout time);
+- supervised and trajectory models (every spec with `dynamics` and `likelihood` and no latent
+  variable): ``initial(m, d_...)`` (the states at t0 from the data the initial conditions read,
+  e.g. ``d_x``; or ``initial(m, t)`` with t = t0, unbatched, when they read none),
+  ``dynamics(m, t, s_...)``, per `~` statement k ``observe_k(m, s_..., d_...)`` (its
+  distribution's parameters, in catalogue order, from the states at its time: a constant
+  readout time such as ``h(1.0)``, or the loop's time for ``for t in ts``) and per prior on a
+  parameter ``prior_k(m)`` (the parameter's value, then its prior's parameters);
 - latent ODEs: ``encoder(m, d_ts, d_x)`` (mean and log-variance of q(z0 | x), side by side),
   ``dynamics(m, t, s_z)``, ``decoder(m, s_z)`` (the observation mean) and, with a Poisson
   process, ``intensity(m, s_z)`` (the log-rate, or the rate before an ``exp`` link).
@@ -28,10 +33,20 @@ from dataclasses import dataclass, field
 from itertools import count
 from types import SimpleNamespace
 
-from odedsl.compile.codegen import ATOM, Emitter, Function, LoweringError, Scope, Value, paren
+from odedsl.compile.codegen import (
+    ATOM,
+    Emitter,
+    Function,
+    LoweringError,
+    Scope,
+    Value,
+    paren,
+    shape_code,
+)
 from odedsl.compile.symbolic_form import SymbolicError, SymbolicForm, symbolic_form
 from odedsl.compile.trace import load_symbolic
 from odedsl.lang import model as ir
+from odedsl.lang.builtins import DISTRIBUTIONS
 from odedsl.symbolic.names import mangle
 
 _HEADER = """\
@@ -45,6 +60,8 @@ import torch.nn.functional as F
 from odedsl.compile import ops
 """
 _MEMBER = re.compile(r"\bm\.([A-Za-z_][A-Za-z0-9_]*)")
+OBSERVED_KINDS = ("supervised", "trajectory")
+"""The kinds lowered to :class:`~odedsl.models.observed.ObservedODE`."""
 
 
 @dataclass
@@ -106,10 +123,13 @@ def write_program(spec: ir.CheckedModel) -> Program:
                 writer.symbolic_call("dynamics_and_trace", "dynamics_and_trace", symbolic, trace)
         if spec.target is not None:
             writer.target()
-    elif spec.kind == "supervised":
+    elif spec.kind in OBSERVED_KINDS:
         writer.initial()
         writer.dynamics()
-        writer.logits()
+        for number, observation in enumerate(spec.likelihood, 1):
+            writer.observe(number, observation)
+        for number, prior in enumerate(spec.param_priors, 1):
+            writer.prior(number, prior)
     elif spec.kind == "latent":
         writer.encoder()
         writer.dynamics()
@@ -255,56 +275,102 @@ class _Writer:
             [_batched(value, argument, len(target.shape), target.log_density)],
         )
 
-    # -- classifiers -------------------------------------------------------------------------------
+    # -- supervised and trajectory models ----------------------------------------------------------
 
     def initial(self) -> None:
-        scope, arguments = self._data_scope(("sample",))
+        """``initial(m, d_...)``: the states at t0 from the data variables the initial
+        conditions read (in declaration order), or ``initial(m, t)`` (t = t0, for dtype and
+        device) with unbatched states when they read none."""
+        variables = initial_data(self.spec)
+        if variables:
+            values = [Value(data_name(v.name), batched=True, rank=len(v.shape)) for v in variables]
+            scope = Scope(values[0].code)
+            for variable, value in zip(variables, values, strict=True):
+                scope.bind(("var", "data", variable.name), value)
+            reference, arguments = values[0], [v.code for v in values]
+        else:
+            scope = Scope("t")
+            scope.bind(("var", "time", self.spec.dynamics.time.var), Value("t"))
+            reference, arguments = None, ["t"]
         emitter, function = self._emitter(scope)
-        reference = arguments[0]
         results = []
         for state, _ in self._states():
             condition = next(i for i in self.spec.dynamics.initial if i.state == state.name)
             value = emitter.emit(condition.value)
-            results.append(_batched(value, reference.code, reference.rank, condition.value))
+            if value.axes:
+                raise LoweringError("a generator variable is used outside its sum", condition.loc)
+            if value.batched:
+                if value.rank != len(state.shape):
+                    raise LoweringError(
+                        f"the initial value has {value.rank} axes, the state {len(state.shape)}",
+                        condition.value.loc,
+                    )
+                results.append(value.code)
+                continue
+            code = _state_shaped(value, state.shape, scope.reference)
+            if reference is not None:
+                code = f"ops.batched({code}, {reference.code}, {reference.rank})"
+            results.append(code)
         self._function(
             "initial",
-            [a.code for a in arguments],
-            "the states at the start of the time domain",
+            arguments,
+            "the states at the start of the time domain"
+            + ("" if variables else " (the same for every series)"),
             function,
             results,
         )
 
-    def logits(self) -> None:
-        observation = self._label_observation()
-        logits = observation.distribution.params["logits"]
-        time = readout_time(self.spec)
+    def observe(self, number: int, observation: ir.Observation) -> None:
+        """``observe_<number>(m, s_..., d_...)``: the parameters of a `~` statement's
+        distribution, in catalogue order, from the states at its time (and the data its
+        parameters read): one tensor for a one-parameter family, else a tuple."""
         states = self._states()
-        emitter, function = self._emitter(self._state_scope(states[0][1], ("const", time)))
-        value = emitter.emit(logits)
+        time = observation_time(self.spec, observation)
+        key = ("at", observation.time_var) if time is None else ("const", time)
+        scope = self._state_scope(states[0][1], key)
+        variables = observation_data(self.spec, observation)
+        for variable in variables:
+            value = Value(data_name(variable.name), batched=True, rank=len(variable.shape))
+            scope.bind(("var", "data", variable.name), value)
+        emitter, function = self._emitter(scope)
+        names = distribution_parameters(observation.distribution.family)
+        results = []
+        for name in names:
+            expr = observation.distribution.params[name]
+            value = emitter.emit(expr)
+            if value.axes:
+                raise LoweringError("a generator variable is used outside its sum", expr.loc)
+            results.append(value.code)
+        if len(results) > 1:
+            results = [f"({', '.join(results)})"]
+        at = f"at t = {time:g}" if time is not None else f"at each t in {observation.times}"
         self._function(
-            "logits",
-            [name for _, name in states],
-            f"the logits of the likelihood (spec line {observation.loc.line})",
+            f"observe_{number}",
+            [name for _, name in states] + [data_name(v.name) for v in variables],
+            f"{observation.distribution.family}({', '.join(names)}) of spec line "
+            f"{observation.loc.line}, {at}",
             function,
-            [_batched(value, states[0][1], len(states[0][0].shape), logits)],
+            results,
         )
 
-    def _label_observation(self) -> ir.Observation:
-        observations = [
-            o for o in self.spec.likelihood if o.distribution.family in ("Categorical", "Bernoulli")
-        ]
-        if len(observations) != 1 or len(self.spec.likelihood) != 1:
-            loc = (
-                self.spec.likelihood[0].loc
-                if self.spec.likelihood
-                else self.spec.dynamics.derivatives[0].loc
-            )
-            raise LoweringError(
-                "a classifier's likelihood is one label `y ~ Categorical(logits = ...)` "
-                "(or `Bernoulli`)",
-                loc,
-            )
-        return observations[0]
+    def prior(self, number: int, prior: ir.ParamPrior) -> None:
+        """``prior_<number>(m)``: the parameter's value, then its prior's parameters."""
+        param = self.spec.param(prior.name)
+        variable = ir.Var(prior.loc, param.shape, param.name, "param")
+        scope = Scope(f"m.{mangle('p_', param.name)}")
+        emitter, function = self._emitter(scope)
+        value = emitter.emit(variable)
+        scope.reference = value.code
+        results = [value.code]
+        for name in distribution_parameters(prior.distribution.family):
+            results.append(emitter.emit(prior.distribution.params[name]).code)
+        self._function(
+            f"prior_{number}",
+            [],
+            f"{prior.name} and its prior {prior.distribution.family} (spec line {prior.loc.line})",
+            function,
+            results,
+        )
 
     # -- latent ODEs ---------------------------------------------------------------------------
 
@@ -332,20 +398,32 @@ class _Writer:
         )
 
     def decoder(self) -> None:
+        """``decoder(m, s_z)``: the observation's mean when it is ``Normal`` with a constant σ
+        (the model holds σ), else its distribution's parameters in catalogue order."""
         observation = series_observation(self.spec)
-        mean = observation.distribution.params["mean"]
+        distribution = observation.distribution
         ((state, name),) = _one(self._states(), "one state", self.spec.dynamics.time.loc)
         scope = Scope(name)
         value = Value(name, batched=True, rank=len(state.shape))
         scope.bind(("state", state.name, ("at", observation.time_var)), value)
         emitter, function = self._emitter(scope)
-        result = emitter.emit(mean)
+        if constant_noise(observation) is not None:
+            mean = distribution.params["mean"]
+            results = [_batched(emitter.emit(mean), name, len(state.shape), mean)]
+            what = "the mean of the observations"
+        else:
+            names = distribution_parameters(distribution.family)
+            results = []
+            for parameter in names:
+                expr = distribution.params[parameter]
+                emitted = emitter.emit(expr)
+                if emitted.axes:
+                    raise LoweringError("a generator variable is used outside its sum", expr.loc)
+                results.append(emitted.code)
+            results = [f"({', '.join(results)},)"] if len(results) == 1 else results
+            what = f"{distribution.family}({', '.join(names)}) of the observations"
         self._function(
-            "decoder",
-            [name],
-            f"the mean of the observations (spec line {observation.loc.line})",
-            function,
-            [_batched(result, name, len(state.shape), mean)],
+            "decoder", [name], f"{what} (spec line {observation.loc.line})", function, results
         )
 
     def intensity(self) -> None:
@@ -372,37 +450,93 @@ class _Writer:
 # -- what the model builders read ------------------------------------------------------------------
 
 
-def readout_time(spec: ir.CheckedModel) -> float:
-    """The one time at which a classifier's likelihood reads its states, e.g. 1.0 in
-    ``head(h(1.0))``."""
+def distribution_parameters(family: str) -> tuple[str, ...]:
+    """The parameter names of ``family`` in the catalogue's order."""
+    return tuple(arg.name for arg in DISTRIBUTIONS[family].args)
+
+
+def _data_read(spec: ir.CheckedModel, exprs) -> tuple[ir.DataVariable, ...]:
+    names = {
+        node.name
+        for expr in exprs
+        for node in ir.subexpressions(expr)
+        if isinstance(node, ir.Var) and node.role == "data"
+    }
+    variables = spec.data.variables if spec.data is not None else ()
+    return tuple(v for v in variables if v.name in names)
+
+
+def initial_data(spec: ir.CheckedModel) -> tuple[ir.DataVariable, ...]:
+    """The data variables the initial conditions read, in declaration order."""
+    return _data_read(spec, [c.value for c in spec.dynamics.initial])
+
+
+def observation_data(spec: ir.CheckedModel, observation: ir.Observation) -> tuple:
+    """The data variables a `~` statement's distribution parameters read. Inside
+    ``for t in ts`` they may read none: the states at the series' times are (series, time)
+    batched, which an example's inputs are not."""
+    variables = _data_read(spec, observation.distribution.params.values())
+    if variables and observation.time_var is not None:
+        raise LoweringError(
+            f"inside `for {observation.time_var} in {observation.times}`, a distribution's "
+            f"parameters may read the states, parameters and constants, not the data "
+            f"`{variables[0].name}`",
+            observation.loc,
+        )
+    return variables
+
+
+def observation_time(spec: ir.CheckedModel, observation: ir.Observation) -> float | None:
+    """The constant time a `~` statement reads the states at (``h(1.0)``), None inside a
+    ``for`` loop; a statement that reads no state is read at the start of the time domain."""
+    if observation.time_var is not None:
+        return None
     times = {
         float(node.time.value)
-        for observation in spec.likelihood
         for param in observation.distribution.params.values()
         for node in ir.subexpressions(param)
         if isinstance(node, ir.StateRef) and isinstance(node.time, ir.Const)
     }
-    if len(times) != 1:
+    if len(times) > 1:
+        shown = ", ".join(f"{t:g}" for t in sorted(times))
         raise LoweringError(
-            "the likelihood must read the states at one time, as in `head(h(1.0))`",
-            spec.likelihood[0].loc,
+            f"one `~` statement reads the states at one time, this one at {shown}: write one "
+            "statement per time",
+            observation.loc,
         )
-    return times.pop()
+    return times.pop() if times else start_time(spec)
+
+
+def start_time(spec: ir.CheckedModel) -> float:
+    """t0: the time of the initial conditions (the start of the time domain without any)."""
+    times = {condition.time for condition in spec.dynamics.initial}
+    if len(times) > 1:
+        raise LoweringError(
+            "every initial condition is at the same time", spec.dynamics.initial[1].loc
+        )
+    return times.pop() if times else spec.dynamics.time.start
 
 
 def series_observation(spec: ir.CheckedModel) -> ir.Observation:
-    """A latent ODE's ``x[t] ~ Normal(mean, σ)`` inside ``for t in ts``."""
+    """A latent ODE's one series observation, ``x[t] ~ Normal(dec(z(t)), σ)`` inside
+    ``for t in ts`` (or any pointwise family of the catalogue)."""
     found = [o for o in spec.likelihood if o.time_var is not None]
-    if len(found) != 1 or found[0].distribution.family != "Normal":
+    if len(found) != 1 or found[0].distribution.family == "PoissonProcess":
         raise LoweringError(
             "a latent ODE observes one series: `for t in ts  x[t] ~ Normal(dec(z(t)), σ)  end`",
             spec.likelihood[0].loc if spec.likelihood else spec.latents[0].loc,
         )
-    observation = found[0]
-    std = observation.distribution.params["std"]
-    if not isinstance(std, ir.Const):
-        raise LoweringError("the observation noise σ must be a number", std.loc)
-    return observation
+    return found[0]
+
+
+def constant_noise(observation: ir.Observation) -> float | None:
+    """σ of a ``Normal`` observation whose σ is a number (the latent model then holds it),
+    None otherwise (σ, or the family's parameters, come from the generated decoder)."""
+    distribution = observation.distribution
+    if distribution.family != "Normal":
+        return None
+    std = distribution.params["std"]
+    return float(std.value) if isinstance(std, ir.Const) else None
 
 
 def intensity_signal(spec: ir.CheckedModel) -> tuple[ir.Signal, str]:
@@ -440,6 +574,18 @@ def _like(value: Value, reference: str, rank: int, expr: ir.Expr) -> str:
     if value.batched and value.rank == rank:
         return value.code
     return f"{paren(value, ATOM)}.expand_as({reference})"
+
+
+def _state_shaped(value: Value, shape: tuple, reference: str) -> str:
+    """Code of an unbatched ``value`` with the state's full ``shape``."""
+    if value.number is not None:
+        return (
+            f"torch.full({shape_code(tuple(shape))}, {value.code}, dtype={reference}.dtype, "
+            f"device={reference}.device)"
+        )
+    if value.rank == len(shape):
+        return value.code
+    return f"{paren(value, ATOM)}.expand({shape_code(tuple(shape))})"
 
 
 def _batched(value: Value, reference: str, rank: int, expr: ir.Expr) -> str:

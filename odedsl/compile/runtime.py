@@ -371,8 +371,9 @@ def _noise(spec: ir.CheckedModel, batch: int) -> StreamingBatches:
     return StreamingBatches(draw, batch)
 
 
-def train_config(spec: ir.CheckedModel) -> TrainConfig:
-    """The training configuration of ``spec``'s ``train`` section."""
+def train_config(spec: ir.CheckedModel, best_metric: str = "loss") -> TrainConfig:
+    """The training configuration of ``spec``'s ``train`` section; ``best_metric`` is the
+    validation metric (lower is better) that picks ``best.pt`` and counts ``patience``."""
     train = spec.train
     if train.warmup:
         raise ValueError(
@@ -393,4 +394,7 @@ def train_config(spec: ir.CheckedModel) -> TrainConfig:
         steps=train.steps,
         epochs=train.epochs,
         seed=train.seed,
+        eval_every=train.eval_every,
+        patience=train.patience,
+        best_metric=best_metric,
     )

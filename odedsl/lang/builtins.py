@@ -691,6 +691,21 @@ TRAIN_OPTIONS: dict[str, Arg] = {
             bound=">= 0",
             doc="Adam steps refining a latent model's posterior mean for its predictions",
         ),
+        Arg(
+            "eval_every",
+            "int",
+            0,
+            bound=">= 0",
+            doc="score the validation split every N steps (epochs in a run of epochs) and at "
+            "the end; best.pt keeps the best score (0: no validation)",
+        ),
+        Arg(
+            "patience",
+            "int",
+            0,
+            bound=">= 0",
+            doc="stop after this many validation scores in a row without improvement (0: never)",
+        ),
     )
 }
 DEFAULT_STEPS = 1000
@@ -701,6 +716,10 @@ LATENT_TRAIN_OPTIONS = {
     "refine": "`refine` moves a latent model's posterior mean towards its mode for predictions",
 }
 """The `train` options that only latent models read, with what they do."""
+SELECTION_OPTIONS = {
+    "patience": "`patience` counts validation scores, and there are none without `eval_every`",
+}
+"""The `train` options that only act when the validation split is scored (`eval_every` > 0)."""
 
 # The options of `data` besides its source: `batch` is shared with `train`.
 DATA_OPTIONS: dict[str, Arg] = {

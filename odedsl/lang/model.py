@@ -496,7 +496,9 @@ class TrainSettings:
     matching. ``samples``, ``kl_warmup`` (steps over which the KL weight rises linearly
     from 0 to 1; 0: none), ``encoder_window`` (the least leading fraction of each series
     the encoder reads in training; 1: all of it) and ``refine`` (the Adam steps that refine a
-    posterior mean for predictions; 0: none) apply to latent models."""
+    posterior mean for predictions; 0: none) apply to latent models. ``eval_every`` scores the
+    validation split every so many steps (epochs, when ``epochs`` is set; 0: never) and
+    ``patience`` stops training after that many scores without improvement (0: never)."""
 
     objective: str
     objective_inferred: bool
@@ -513,6 +515,8 @@ class TrainSettings:
     kl_warmup: int
     encoder_window: float
     refine: int
+    eval_every: int = 0
+    patience: int = 0
 
 
 # -- the model ---------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from odedsl.lang.builtins import (
     METHODS,
     OPTIMIZERS,
     SCHEDULES,
+    SELECTION_OPTIONS,
     SOLVER_OPTIONS,
     STEP_SCHEDULE,
     TRAIN_OPTIONS,
@@ -315,6 +316,9 @@ def check_train(
                 f"`{name}` only applies to latent models",
                 help=f"{what}, and this is {NOUNS[kind]}: remove `{name}`",
             )
+    for name, what in SELECTION_OPTIONS.items():
+        if name in given and not values["eval_every"]:
+            _no_effect(env, given[name], what, help=f"set `eval_every = N`, or remove `{name}`")
     for name in ("kinetic", "jacobian"):
         if name in given and not ode:
             _no_effect(env, given[name], f"`{name}` regularizes an ODE; a discrete flow has none")
@@ -334,6 +338,8 @@ def check_train(
         values["kl_warmup"],  # type: ignore[arg-type]
         float(values["encoder_window"]),  # type: ignore[arg-type]
         values["refine"],  # type: ignore[arg-type]
+        values["eval_every"],  # type: ignore[arg-type]
+        values["patience"],  # type: ignore[arg-type]
     )
 
 

@@ -284,6 +284,11 @@ def _training(train: ir.TrainSettings, kind: str) -> str:
         extras += f", encoder reads ≥ {number(train.encoder_window)} of each training series"
     if train.refine and kind == "latent":
         extras += f", predictions refine the posterior mean by {train.refine} steps"
+    if train.eval_every:
+        unit = "steps" if train.steps else "epochs"
+        extras += f", validation every {train.eval_every} {unit}"
+        if train.patience:
+            extras += f", patience {train.patience}"
     return (
         f"{optimizer.name}(lr = {number(optimizer.lr)}{options}), {length}, batch {train.batch}, "
         f"schedule {schedule}, seed {train.seed}{extras}"

@@ -9,7 +9,7 @@ the number of function evaluations that the paper reports growing during trainin
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import torch
@@ -28,10 +28,10 @@ class LabelClassifier(nn.Module):
     """What every classifier of labels shares: batches, the loss, evaluation.
 
     Subclasses define ``forward(x)`` (logits) and may override :meth:`evaluation_logits`
-    (how ``predict`` and ``evaluate`` compute logits) and :meth:`step_metrics` (extra values
-    logged per training step). Batches are mappings holding the inputs under ``input_key`` and
-    integer labels under ``label_key`` (the keys of ``odedsl.data.load``), or ``(x, y)``
-    pairs.
+    (how ``predict`` and ``evaluate`` compute logits), :meth:`step_metrics` (extra values
+    logged per training step) and :meth:`deferred_metrics` (those read after backward).
+    Batches are mappings holding the inputs under ``input_key`` and integer labels under
+    ``label_key`` (the keys of ``odedsl.data.load``), or ``(x, y)`` pairs.
     """
 
     def __init__(
@@ -47,8 +47,12 @@ class LabelClassifier(nn.Module):
         """The logits ``predict`` and ``evaluate`` use (here: ``self(x)``)."""
         return self(x)
 
-    def step_metrics(self) -> dict[str, Any]:
+    def step_metrics(self) -> dict[str, float]:
         """Values logged with each training step besides loss and accuracy (here: none)."""
+        return {}
+
+    def deferred_metrics(self) -> dict[str, Callable[[], float]]:
+        """Figures of each training step read after its backward pass (here: none)."""
         return {}
 
     def predict(self, x: Tensor) -> Tensor:
@@ -90,11 +94,12 @@ class LabelClassifier(nn.Module):
         return loss, correct
 
     def loss(self, batch: Any) -> LossOutput:
-        """Mean cross-entropy of the batch, with its accuracy and :meth:`step_metrics`."""
+        """Mean cross-entropy of the batch, with its accuracy, :meth:`step_metrics` and
+        :meth:`deferred_metrics`."""
         x, y = self.split_batch(batch)
         total, correct = self._fit(self(x), y)
         metrics = {"accuracy": float(correct) / len(y), **self.step_metrics()}
-        return LossOutput(total / len(y), metrics)
+        return LossOutput(total / len(y), metrics, self.deferred_metrics())
 
     def evaluate(self, data: Any) -> dict[str, float]:
         """``loss`` (mean cross-entropy) and ``test_error`` (fraction misclassified) over
@@ -166,13 +171,14 @@ class ODEClassifier(LabelClassifier):
         """Logits with the evaluation solver."""
         return self(x, self.eval_solver)
 
-    def step_metrics(self) -> dict[str, Any]:
-        """The solve's forward evaluations, and its backward ones once backward has run."""
+    def step_metrics(self) -> dict[str, float]:
+        """The solve's forward evaluations."""
+        return {"nfe_forward": float(self.stats.nfe_forward)}
+
+    def deferred_metrics(self) -> dict[str, Callable[[], float]]:
+        """The solve's backward evaluations, read once backward has run."""
         stats = self.stats
-        return {
-            "nfe_forward": float(stats.nfe_forward),
-            "nfe_backward": lambda: float(stats.nfe_backward),
-        }
+        return {"nfe_backward": lambda: float(stats.nfe_backward)}
 
 
 def _batches(data: Any, input_key: str) -> Iterable[Any]:

@@ -195,28 +195,33 @@ class ContinuousFlow(nn.Module):
         metrics = {
             "fit": float(fit.detach()),
             "nfe_forward": float(stats.nfe_forward),
-            "nfe_backward": lambda: float(stats.nfe_backward),
         }
-        return LossOutput(fit + regular, metrics)
+        deferred = {"nfe_backward": lambda: float(stats.nfe_backward)}
+        return LossOutput(fit + regular, metrics, deferred)
 
     def evaluate(self, data: Any) -> dict[str, float]:
-        """Held-out ``loss`` with the evaluation solver: the mean negative log-likelihood of
-        ``data`` (a tensor, a mapping holding ``data_key``, or an iterable of batches), or for
-        ``"kl"`` the KL(q‖p) estimate (up to log Z) from ``data`` samples (an int, default
-        4096) drawn from a fixed seed."""
+        """Held-out metrics with the evaluation solver: ``nll``, the mean negative
+        log-likelihood of ``data`` (a tensor, a mapping holding ``data_key``, or an iterable of
+        batches), or for ``"kl"`` the KL(q‖p) estimate ``kl`` (up to log Z) from standard normal
+        noise ``data`` (n, *event_shape), or from ``data`` samples (an int, default 4096) drawn
+        from a fixed seed; ``loss`` equals either."""
         with torch.no_grad():
             if self.objective == "kl":
-                n = data if isinstance(data, int) else 4096
-                generator = torch.Generator().manual_seed(0)
-                noise = torch.randn((n, *self.event_shape), generator=generator)
-                x, logq, _ = self._push(n, None, self.eval_solver, noise)
-                return {"loss": float((logq - self.target(x)).mean())}
+                if isinstance(data, Tensor):
+                    noise = self._cast(data)
+                else:
+                    n = data if isinstance(data, int) else 4096
+                    generator = torch.Generator().manual_seed(0)
+                    noise = torch.randn((n, *self.event_shape), generator=generator)
+                x, logq, _ = self._push(noise.shape[0], None, self.eval_solver, noise)
+                kl = float((logq - self.target(x)).mean())
+                return {"kl": kl, "loss": kl}
             total, count = 0.0, 0
             for x in _batches(data, self.data_key):
                 x = self._cast(x)
                 total += float(-self.log_prob(x).sum())
                 count += x.shape[0]
-        return {"loss": total / count}
+        return {"nll": total / count, "loss": total / count}
 
     def _cast(self, x: Tensor) -> Tensor:
         param = next(self.parameters(), None)

@@ -35,6 +35,7 @@ from torch.nn import functional as F
 from odedsl.compile.layers import takes_time
 from odedsl.training.protocol import LossOutput
 
+from .distributions import family
 from .likelihoods import (
     gaussian_log_likelihood,
     logmeanexp,
@@ -142,7 +143,10 @@ class LatentODE(nn.Module):
       into ``(μ, log σ²)`` of q(z0 | x).
     - ``dynamics``: ``f(t, z)`` or ``f(z)``, z (..., L) → dz/dt (..., L); which form is read
       from ``dynamics_takes_time`` or else from the layer's ``takes_time`` attribute.
-    - ``decoder(z (..., L)) -> (..., D)``: the mean of the observation at z.
+    - ``decoder(z (..., L)) -> (..., D)``: the mean of the observation at z, whose noise is
+      ``noise``; or, with ``likelihood`` set to a family of the catalogue
+      (:mod:`odedsl.models.distributions`), the tuple of that family's parameters at z (a
+      learned σ, a Laplace scale, a Poisson rate...): predictions are then its ``mean``.
     - ``intensity(z) -> (..., 1)``: the Poisson rate network (``λ = link(rate)``), with
       ``event_window = (start, end)`` the window the events were recorded on.
 
@@ -196,6 +200,7 @@ class LatentODE(nn.Module):
         intensity_link: str = "exp",
         event_window: tuple[float, float] | None = None,
         dynamics_takes_time: bool | None = None,
+        likelihood: str | None = None,
     ) -> None:
         super().__init__()
         _check_count("latent_dim", latent_dim, 1)
@@ -212,6 +217,7 @@ class LatentODE(nn.Module):
         self.event_window = _check_window(event_window, intensity is not None, t0)
         self.encoder = encoder
         self.decoder = decoder
+        self.likelihood = None if likelihood is None else family(likelihood)
         self.field = LatentDynamics(
             dynamics,
             dynamics_takes_time=dynamics_takes_time,
@@ -375,9 +381,7 @@ class LatentODE(nn.Module):
         grid = union_grid(self.t0, queries, self._like())
         path = self.solve(z0, grid.times, settings)
         z_obs = self.field.latent(gather_at(path, grid.index[0]))
-        observed = gaussian_log_likelihood(
-            observations.values, self.decoder(z_obs), self.noise_std, observations.mask
-        )
+        observed = self.observation_log_likelihood(z_obs, observations)
         if events is None:
             return observed, torch.zeros_like(observed)
         at_events = self.field.latent(gather_at(path, grid.index[1]))
@@ -388,6 +392,32 @@ class LatentODE(nn.Module):
             compensator[..., 1] - compensator[..., 0],
         )
         return observed, timed
+
+    def observation_log_likelihood(self, z: Tensor, observations: Observations) -> Tensor:
+        """``Σ log p(x | z)`` over each series' observed points and dimensions (K, B), for
+        latent states ``z`` (K, B, N, L) at the observation times; masked points contribute
+        exactly 0."""
+        if self.likelihood is None:
+            return gaussian_log_likelihood(
+                observations.values, self.decoder(z), self.noise_std, observations.mask
+            )
+        params = self._observation_parameters(z)
+        mask = observations.mask[..., None]
+        values = torch.where(mask, observations.values, torch.zeros_like(observations.values))
+        log_density = self.likelihood.log_prob(values, *params)
+        log_density = torch.where(mask, log_density, torch.zeros_like(log_density))
+        return log_density.sum((-2, -1))
+
+    def observation_mean(self, z: Tensor) -> Tensor:
+        """The mean observation at latent states ``z`` (..., L)."""
+        if self.likelihood is None:
+            return self.decoder(z)
+        return self.likelihood.mean(*self._observation_parameters(z))
+
+    def _observation_parameters(self, z: Tensor) -> tuple[Tensor, ...]:
+        params = self.decoder(z)
+        params = params if isinstance(params, tuple) else (params,)
+        return tuple(torch.as_tensor(p, dtype=z.dtype, device=z.device) for p in params)
 
     def _batch(self, batch: Mapping[str, Any]) -> tuple[Observations, Tensor | None, Tensor | None]:
         if not isinstance(batch, Mapping) or "ts" not in batch or "x" not in batch:
@@ -437,11 +467,11 @@ class LatentODE(nn.Module):
             **events,
             "kl_weight": self.kl_weight,
             "nfe_forward": float(stats.nfe_forward),
-            "nfe_backward": lambda: float(stats.nfe_backward),
         }
+        deferred = {"nfe_backward": lambda: float(stats.nfe_backward)}
         if self.training:
             self.step += 1
-        return LossOutput(-bound.value.mean(), metrics)
+        return LossOutput(-bound.value.mean(), metrics, deferred)
 
     # -- prediction and evaluation ---------------------------------------------------------------
 
@@ -510,7 +540,7 @@ class LatentODE(nn.Module):
             )
         grid = union_grid(self.t0, [(times.expand(batch, -1), None, name)], self._like())
         path = self.solve(z0, grid.times, self.eval_solver)
-        return self.decoder(self.field.latent(gather_at(path, grid.index[0])))
+        return self.observation_mean(self.field.latent(gather_at(path, grid.index[0])))
 
     def evaluate(self, data: Mapping[str, Any]) -> dict[str, float]:
         """Held-out ``loss`` (the negative bound with KL weight 1, evaluation solver, posterior

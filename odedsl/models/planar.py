@@ -145,9 +145,14 @@ class PlanarFlow(nn.Module):
 
     def evaluate(self, data: Any = None) -> dict[str, float]:
         """``kl``: the KL(q‖p) estimate up to log Z (``E_q[log q − log p̃]``, the best being
-        −log Z) from ``data`` samples (an int, default 4096) drawn from a fixed seed."""
-        n = data if isinstance(data, int) else 4096
+        −log Z) from standard normal noise ``data`` (n, dim), or from ``data`` samples (an int,
+        default 4096) drawn from a fixed seed."""
+        if isinstance(data, Tensor):
+            noise = data
+        else:
+            n = data if isinstance(data, int) else 4096
+            noise = self._noise(n, torch.Generator().manual_seed(0))
         with torch.no_grad():
-            x, log_q = self._push(self._noise(n, torch.Generator().manual_seed(0)))
+            x, log_q = self._push(noise)
             kl = float((log_q - self.target(x)).mean())
         return {"kl": kl, "loss": kl}

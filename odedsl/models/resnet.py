@@ -33,8 +33,9 @@ class ResidualBlock(nn.Module):
 class ResNetClassifier(LabelClassifier):
     """``readout(blocks(encoder(x)))`` with ``depth`` residual blocks of ``channels`` channels.
 
-    ``encoder`` and ``readout`` are the ODE-Net's stem and head (e.g. ``model.encoder`` and
-    ``model.readout`` of a compiled ODE-Net), so the two models differ only in their middle.
+    ``encoder`` and ``readout`` are the ODE-Net's stem and head (``model.initial`` and
+    ``model.observations[0].reader`` of a compiled ODE-Net), so the two models differ only in
+    their middle.
     """
 
     def __init__(

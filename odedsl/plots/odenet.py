@@ -20,7 +20,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from odedsl.models.classifier import ODEClassifier
+from odedsl.models.observed import ObservedODE
 from odedsl.models.settings import SolverSettings
 
 from .figure import pyplot, save
@@ -34,7 +34,7 @@ references cost hundreds of evaluations more (the ReLU dynamics are not smooth).
 
 
 def error_control(
-    model: ODEClassifier,
+    model: ObservedODE,
     x: Tensor,
     y: Tensor,
     *,
@@ -58,7 +58,7 @@ def error_control(
     return records
 
 
-def _reference_state(model: ODEClassifier, x: Tensor, method: str) -> Tensor:
+def _reference_state(model: ObservedODE, x: Tensor, method: str) -> Tensor:
     """The final state in float64 (the model is converted and back: float32 → float64 →
     float32 is exact, so its parameters come back unchanged)."""
     dtype = next(model.parameters()).dtype
@@ -66,20 +66,20 @@ def _reference_state(model: ODEClassifier, x: Tensor, method: str) -> Tensor:
     model.to(torch.float64)
     try:
         with torch.no_grad():
-            final, _ = model.solve_block(model.encoder(x.double()), settings)
+            final, _ = model.solve_block(model.initial(x.double()), settings)
     finally:
         model.to(dtype)
     return final
 
 
 def _measure(
-    model: ODEClassifier, x: Tensor, y: Tensor, settings: SolverSettings, reference: Tensor
+    model: ObservedODE, x: Tensor, y: Tensor, settings: SolverSettings, reference: Tensor
 ) -> dict[str, float]:
-    h0 = model.encoder(x)
+    h0 = model.initial(x)
     start = time.perf_counter()
     final, stats = model.solve_block(h0, settings)
     forward_seconds = time.perf_counter() - start
-    loss = torch.nn.functional.cross_entropy(model.readout(final), y.long())
+    loss = torch.nn.functional.cross_entropy(model.observations[0].reader(final), y.long())
     start = time.perf_counter()
     loss.backward()
     backward_seconds = time.perf_counter() - start
@@ -149,7 +149,7 @@ def plot_error_control(
 
 
 def draw_odenet(
-    model: ODEClassifier,
+    model: ObservedODE,
     test: Any,
     training: Sequence[Mapping[str, Any]],
     out_dir: Path,

@@ -127,7 +127,9 @@ class TrainConfig:
     ``eval_every`` and ``checkpoint_every`` count the run's unit (steps, or epochs when
     ``epochs`` is set; 0: only at the end); ``log_every`` counts steps. ``best.pt`` keeps the
     checkpoint whose evaluation metric ``best_metric`` is lowest (``best_mode = "min"``) or
-    highest. ``clip_grad_norm`` clips the global gradient norm when set.
+    highest. ``patience`` (with ``eval_every``) stops training after that many evaluations in
+    a row without a new best (0: never). ``clip_grad_norm`` clips the global gradient norm
+    when set.
     """
 
     optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
@@ -141,6 +143,7 @@ class TrainConfig:
     log_every: int = 10
     best_metric: str = "loss"
     best_mode: str = "min"
+    patience: int = 0
 
     def __post_init__(self) -> None:
         if (self.steps is None) == (self.epochs is None):
@@ -150,6 +153,12 @@ class TrainConfig:
         for name in ("eval_every", "checkpoint_every"):
             _count(name, getattr(self, name), 0)
         _count("log_every", self.log_every, 1)
+        _count("patience", self.patience, 0)
+        if self.patience and not self.eval_every:
+            raise ConfigError(
+                f"patience = {self.patience} counts evaluations, and eval_every = 0 makes none "
+                "before the end: set eval_every too"
+            )
         if self.clip_grad_norm is not None:
             _positive("clip_grad_norm", self.clip_grad_norm)
         _choice("best_mode", self.best_mode, MODES)

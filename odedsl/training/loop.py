@@ -39,7 +39,7 @@ from odedsl.training.run import CHECKPOINT, SUMMARY, RunFolder, config_of
 from odedsl.training.schedules import lr_factor
 from odedsl.training.signals import StopRequest
 
-RESUMABLE_CHANGES = ("steps", "epochs", "eval_every", "checkpoint_every", "log_every")
+RESUMABLE_CHANGES = ("steps", "epochs", "eval_every", "checkpoint_every", "log_every", "patience")
 """Configuration fields a resumed run may change; every other field must match the run's."""
 
 
@@ -48,7 +48,8 @@ class TrainResult:
     """How ``train`` ended: ``status`` is ``"completed"`` or ``"interrupted"`` (by a signal).
 
     ``metrics`` is the last logged record; ``best`` holds ``metric``, ``value`` and ``step`` of
-    the best evaluation (``value`` None without evaluations).
+    the best evaluation (``value`` None without evaluations) and ``since_best``, the evaluations
+    after it. ``stopped_early``: training ended before its length, out of ``patience``.
     """
 
     run: RunFolder
@@ -58,6 +59,7 @@ class TrainResult:
     message: str
     metrics: dict[str, Any] = field(default_factory=dict)
     best: dict[str, Any] = field(default_factory=dict)
+    stopped_early: bool = False
 
 
 @dataclass
@@ -84,7 +86,7 @@ class _LossCall(nn.Module):
         super().__init__()
         self.model = model
 
-    def forward(self, batch: Any) -> tuple[Tensor, Mapping[str, Any]]:
+    def forward(self, batch: Any) -> tuple[Tensor, LossOutput]:
         output = self.model.loss(batch)
         if isinstance(output, Tensor):
             output = LossOutput(output)
@@ -93,7 +95,7 @@ class _LossCall(nn.Module):
                 f"{type(self.model).__name__}.loss(batch) must return a LossOutput holding a "
                 f"scalar tensor, got {output!r:.200}"
             )
-        return output.loss, output.metrics
+        return output.loss, output
 
 
 def _to_device(batch: Any, device: torch.device) -> Any:
@@ -192,7 +194,9 @@ class _Trainer:
         self.optimizer = build_optimizer(model.parameters(), config.optimizer)
         self.base_lrs = [group["lr"] for group in self.optimizer.param_groups]
         self.device = next(model.parameters()).device
-        self.state = _Progress(best={"metric": config.best_metric, "value": None, "step": None})
+        self.state = _Progress(
+            best={"metric": config.best_metric, "value": None, "step": None, "since_best": 0}
+        )
         self.saved_step = 0
         self.last_record: dict[str, Any] = {}
         self.lr = self.base_lrs[0]
@@ -218,7 +222,7 @@ class _Trainer:
             epoch=checkpoint["epoch"],
             batch_in_epoch=checkpoint["batch_in_epoch"],
             seconds=float(checkpoint["seconds"]),
-            best=dict(checkpoint["best"]),
+            best={"since_best": 0, **checkpoint["best"]},
         )
         self.saved_step = self.state.step
         if len(processes) == self.context.world_size:
@@ -291,7 +295,7 @@ class _Trainer:
                 f"({', '.join(results) or 'none'}); set best_metric to one of them"
             )
         self._note(
-            f"eval at step {self.state.step}: "
+            f"validation at step {self.state.step}: "
             + "  ".join(f"{k} {v:.4g}" for k, v in results.items())
         )
         return results
@@ -316,7 +320,8 @@ class _Trainer:
         for key, value in means.items():
             record.setdefault(key, value)
         record["seconds"] = round(self.elapsed(), 3)
-        record.update({f"eval_{k}": v for k, v in evaluation.items()})
+        if evaluation:
+            record["validation"] = dict(evaluation)
         self.state.window = {"count": 0, "sums": {}}
         self.last_record = record
         if self.main:
@@ -350,7 +355,9 @@ class _Trainer:
             value = evaluation[config.best_metric]
             new_best = self.improved(value)
             if new_best:
-                state.best.update(value=value, step=state.step)
+                state.best.update(value=value, step=state.step, since_best=0)
+            else:
+                state.best["since_best"] += 1
         if evaluation or state.step % config.log_every == 0 or final:
             self.log(evaluation)
         if new_best or due(config.checkpoint_every):
@@ -365,12 +372,12 @@ class _Trainer:
         )
         self.lr = set_learning_rates(self.optimizer, self.base_lrs, factor)
         self.optimizer.zero_grad(set_to_none=True)
-        loss, metrics = forward(_to_device(batch, self.device))
+        loss, output = forward(_to_device(batch, self.device))
         loss_value = float(loss.detach())
         if distributed.any_rank(not math.isfinite(loss_value), self.context):
             raise _NonFiniteLoss(f"non-finite loss ({loss_value})")
         loss.backward()
-        values = {k: float(v() if callable(v) else v) for k, v in metrics.items()}
+        values = output.after_backward()
         values["loss"] = loss_value
         if self.config.clip_grad_norm is not None:
             norm = float(clip_grad_norm_(self.model.parameters(), self.config.clip_grad_norm))
@@ -385,6 +392,8 @@ class _Trainer:
         if self.progress is not None:
             self.progress.start(self.total_steps, self.state.step)
         while self.state.step < self.total_steps:
+            if self.out_of_patience():
+                return self.stop_early()
             if distributed.any_rank(stop.requested, self.context):
                 return self.interrupted(stop.signal_name or "a signal on another process")
             batch = self.batches.next(self.state)
@@ -404,7 +413,24 @@ class _Trainer:
 
     # -- endings ------------------------------------------------------------------------------
 
-    def summarize(self, status: str, message: str) -> None:
+    def out_of_patience(self) -> bool:
+        """Whether the last ``patience`` evaluations all failed to improve on the best."""
+        patience = self.config.patience
+        return patience > 0 and self.state.best["since_best"] >= patience
+
+    def stop_early(self) -> TrainResult:
+        best = self.state.best
+        if best["value"] is None:
+            since = f"without a finite {best['metric']}"
+        else:
+            since = f"since the best {best['metric']}, {best['value']:.6g} at step {best['step']}"
+        message = (
+            f"stopped early at step {self.state.step} of {self.total_steps}: "
+            f"{best['since_best']} evaluations {since} (patience {self.config.patience})"
+        )
+        return self.finish("completed", message, stopped_early=True)
+
+    def summarize(self, status: str, message: str, stopped_early: bool = False) -> None:
         if self.main:
             self.run.write_summary(
                 {
@@ -417,14 +443,15 @@ class _Trainer:
                     "world_size": self.context.world_size,
                     "checkpoint_step": self.saved_step,
                     "best": self.state.best,
+                    "stopped_early": stopped_early,
                     "last": self.last_record,
                 }
             )
 
-    def finish(self, status: str, message: str) -> TrainResult:
+    def finish(self, status: str, message: str, *, stopped_early: bool = False) -> TrainResult:
         if self.saved_step != self.state.step:
             self.save()
-        self.summarize(status, message)
+        self.summarize(status, message, stopped_early)
         self._note(message)
         return TrainResult(
             run=self.run,
@@ -434,6 +461,7 @@ class _Trainer:
             message=message,
             metrics=self.last_record,
             best=dict(self.state.best),
+            stopped_early=stopped_early,
         )
 
     def interrupted(self, signal_name: str) -> TrainResult:
@@ -478,8 +506,13 @@ def train(
     bit-identical to an uninterrupted run; ``config`` must match the run's except for its length
     and cadences (read it with ``RunFolder(out_dir).read_config().with_length(n)``).
 
-    With ``eval_data`` (and a model with ``evaluate``), the model is evaluated every
-    ``config.eval_every`` and at the end, and ``best.pt`` keeps the best evaluation. SIGINT or
+    ``eval_data`` is the VALIDATION data (never the test split: what it scores picks
+    ``best.pt`` and stops training). With it (and a model with ``evaluate``), the model is
+    evaluated every ``config.eval_every`` and at the end, each evaluation is logged under
+    ``"validation"`` in ``metrics.jsonl``, ``best.pt`` keeps the best evaluation of
+    ``config.best_metric``, and training stops early after ``config.patience`` evaluations in a
+    row without a new best (status ``"completed"``, ``stopped_early``; resuming such a run
+    stops again at once unless ``patience`` is raised). SIGINT or
     SIGTERM saves a checkpoint and returns status ``"interrupted"``. A non-finite loss or an
     exception from the model raises ``TrainingError`` naming the step; ``checkpoint.pt`` then
     keeps the last checkpoint written. Inside a process group (``odedsl.training.launch`` or

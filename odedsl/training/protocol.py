@@ -16,20 +16,65 @@ from typing import Any, Protocol, runtime_checkable
 import torch
 from torch import Tensor
 
-MetricValue = float | Callable[[], float]
+Deferred = Callable[[], float]
+"""A figure the backward pass produces, read after it (``lambda: stats.nfe_backward``)."""
 
 
 @dataclass(frozen=True)
 class LossOutput:
-    """A training step's scalar ``loss`` and its ``metrics`` (floats, by name).
+    """A training step's scalar ``loss``, its ``metrics`` and its ``deferred`` figures.
 
-    Conventional names: ``nfe_forward``, ``nfe_backward`` (solver evaluations), ``kl``,
-    ``kinetic``... A metric may be a zero-argument callable: it is read after the backward pass,
-    for figures the backward pass produces (``lambda: solution.stats.nfe_backward``).
+    ``metrics`` are numbers by name (a number, a 0-dim tensor or a numpy scalar, stored as
+    ``float``), known when ``loss`` is; conventional names: ``nfe_forward``, ``kl``,
+    ``kinetic``... ``deferred`` holds zero-argument callables for figures that only exist once
+    the backward pass has run (``{"nfe_backward": lambda: float(stats.nfe_backward)}``): the
+    training loop reads them after ``backward()`` (:meth:`after_backward`), so every value it
+    logs is a number. A callable in ``metrics`` is refused with a ``TypeError``.
     """
 
     loss: Tensor
-    metrics: Mapping[str, MetricValue] = field(default_factory=dict)
+    metrics: Mapping[str, float] = field(default_factory=dict)
+    deferred: Mapping[str, Deferred] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        numbers = {}
+        for name, value in self.metrics.items():
+            if callable(value):
+                raise TypeError(
+                    f"LossOutput metric {name!r} is a callable: metrics are numbers; pass a "
+                    f"figure read after the backward pass as deferred={{{name!r}: ...}}"
+                )
+            numbers[name] = _number(name, value)
+        for name, value in self.deferred.items():
+            if not callable(value):
+                raise TypeError(
+                    f"LossOutput deferred {name!r} must be a zero-argument callable, got "
+                    f"{value!r:.80}; put numbers in metrics"
+                )
+        clash = sorted(set(numbers) & set(self.deferred))
+        if clash:
+            raise TypeError(f"LossOutput names {clash} both in metrics and in deferred")
+        object.__setattr__(self, "metrics", numbers)
+        object.__setattr__(self, "deferred", dict(self.deferred))
+
+    def after_backward(self) -> dict[str, float]:
+        """``metrics`` and every ``deferred`` figure read now, all numbers: call it after
+        ``loss.backward()`` (before it, backward figures are those of no backward pass)."""
+        values = dict(self.metrics)
+        values.update({name: _number(name, read()) for name, read in self.deferred.items()})
+        return values
+
+
+def _number(name: str, value: Any) -> float:
+    """``value`` as a float: a Python number, a one-element tensor or a numpy scalar."""
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        raise TypeError(f"LossOutput metric {name!r} must be a number, got {value!r:.80}")
+    try:
+        return float(value)
+    except (TypeError, ValueError, RuntimeError):
+        raise TypeError(
+            f"LossOutput metric {name!r} must be a number, got {type(value).__name__} {value!r:.80}"
+        ) from None
 
 
 @runtime_checkable

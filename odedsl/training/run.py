@@ -2,9 +2,11 @@
 
 - ``spec.ode``: the spec text the model was compiled from (when given);
 - ``config.json``: the resolved ``TrainConfig``;
-- ``checkpoint.pt``: the latest checkpoint; ``best.pt``: the best evaluated one;
+- ``checkpoint.pt``: the latest checkpoint; ``best.pt``: the one with the best validation score
+  (only when the run is evaluated on validation data);
 - ``metrics.jsonl``: one JSON object per logged step (``step``, ``loss``, ``lr``,
-  ``nfe_forward``, ``nfe_backward``, ``seconds``, the model's metrics, ``eval_*``);
+  ``nfe_forward``, ``nfe_backward``, ``seconds``, the model's metrics and, at evaluations,
+  ``validation``: the held-out metrics by name);
 - ``summary.json``: written when training ends (``status``, ``message``, ``step``...).
 
 Every file but ``metrics.jsonl`` is replaced atomically; ``metrics.jsonl`` is appended line by

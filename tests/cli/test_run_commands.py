@@ -25,10 +25,16 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_train_writes_a_complete_run_folder(run: Path) -> None:
-    for name in ("spec.ode", "config.json", "checkpoint.pt", "best.pt", "metrics.jsonl"):
+    for name in ("spec.ode", "config.json", "checkpoint.pt", "metrics.jsonl", "eval.json"):
         assert (run / name).is_file(), name
     summary = json.loads((run / "summary.json").read_text())
     assert summary["status"] == "completed"
+    # without eval_every nothing is selected: no best.pt, the test figures are the final model's
+    assert not (run / "best.pt").exists()
+    evaluation = json.loads((run / "eval.json").read_text())
+    where = (evaluation["split"], evaluation["checkpoint"], evaluation["step"])
+    assert where == ("test", "final", 6)
+    assert "selected_by" not in evaluation
     assert json.loads((run / "overrides.json").read_text())["step_size"] == 0.5
     steps = [json.loads(line)["step"] for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert steps[-1] == 6

@@ -153,24 +153,23 @@ def test_spec_errors_pass_through():
 
 
 def test_what_the_compiler_cannot_build_is_reported_at_its_place(tmp_path):
-    # The checks accept a latent ODE's noise σ given as a parameter; the compiler needs a
-    # number and says so with E100 at that σ.
-    text = (SPECS / "latent_spirals.ode").read_text(encoding="utf-8")
-    text = text.replace("Normal(dec(z(t)), 0.3)", "Normal(dec(z(t)), s)")
-    text = text.replace(
-        "    networks\n", "    params\n        s :: Real\n    end\n    networks\n", 1
-    )
-    path = tmp_path / "noise.ode"
+    # The checks accept one `~` statement reading the states at two times; the compiler reads
+    # each statement at one time and says so with E100 at that statement.
+    text = (SPECS / "odenet_digits.ode").read_text(encoding="utf-8")
+    text = text.replace("head(h(1.0))", "head(h(1.0)) .+ head(h(0.5))")
+    path = tmp_path / "two_times.ode"
     path.write_text(text, encoding="utf-8")
     odedsl.check(path)
     with pytest.raises(SpecError) as raised:
         compile(path)
     message = str(raised.value)
-    line, row = next((n, row) for n, row in enumerate(text.splitlines(), 1) if "), s)" in row)
-    column = row.index("s)") + 1
-    expected = f"{path}:{line}:{column}: error[E100]: the observation noise σ must be a number"
+    line, row = next((n, row) for n, row in enumerate(text.splitlines(), 1) if "y ~" in row)
+    column = row.index("y ~") + 1
+    expected = (
+        f"{path}:{line}:{column}: error[E100]: one `~` statement reads the states at one time, "
+        "this one at 0.5, 1: write one statement per time"
+    )
     assert expected in message
-    assert "x[t] ~ Normal(dec(z(t)), s)" in message
 
 
 def test_training_data_and_configuration():
@@ -312,7 +311,7 @@ def test_classifier_loss_and_evaluation():
     output.loss.backward()
     # An untrained 10-class classifier: cross-entropy near log 10.
     assert output.loss.item() == pytest.approx(math.log(10), abs=0.5)
-    assert 0 <= output.metrics["accuracy"] <= 1 and output.metrics["nfe_backward"]() > 0
+    assert 0 <= output.metrics["accuracy"] <= 1 and output.after_backward()["nfe_backward"] > 0
     result = model.evaluate(small)
     assert set(result) == {"loss", "test_error"} and 0 <= result["test_error"] <= 1
     assert model(small["x"]).shape == (16, 10)

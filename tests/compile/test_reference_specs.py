@@ -101,16 +101,16 @@ def test_odenet_digits_stem_and_head_match_the_reference():
     # GroupNorm(32) on 32 channels: one channel a group
     model = compiled("odenet_digits")
     x = torch.rand(4, 1, 8, 8, dtype=torch.float64)
-    stem = model.encoder.net_down.layers
+    stem = model.initial.net_down.layers
     conv, norm = stem[0], stem[1]
     h = torch.relu(
         F.group_norm(F.conv2d(x, conv.weight, conv.bias, padding=1), 32, norm.weight, norm.bias)
     )
-    torch.testing.assert_close(model.encoder(x), h, **TIGHT)
-    head = model.readout.net_head.layers
+    torch.testing.assert_close(model.initial(x), h, **TIGHT)
+    head = model.observations[0].reader.net_head.layers
     pooled = torch.relu(F.group_norm(h, 32, head[0].weight, head[0].bias)).mean((2, 3))
     logits = pooled @ head[3][0].weight.T + head[3][0].bias
-    torch.testing.assert_close(model.readout(h), logits, **TIGHT)
+    torch.testing.assert_close(model.observations[0].reader(h), logits, **TIGHT)
 
 
 # the decoder's hidden activation in each spec

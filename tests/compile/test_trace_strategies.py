@@ -169,7 +169,7 @@ def test_hutchinson_noise_is_drawn_once_per_solve(hutchinson_flow):
     x = torch.randn(8, 3, dtype=torch.float64)
     output = hutchinson_flow.loss(x)  # one training solve, adjoint gradients
     output.loss.backward()
-    assert output.metrics["nfe_backward"]() > 0
+    assert output.after_backward()["nfe_backward"] > 0
     assert noise.draws == before + 1
     hutchinson_flow.log_prob(x)
     hutchinson_flow.sample(4)

@@ -36,10 +36,12 @@ def test_odenet_parameters_are_what_check_reports(odenet):
 
 
 def test_resnet_parameters_follow_the_block_formula(odenet):
-    resnet = ResNetClassifier(odenet.encoder, odenet.readout, channels=32, depth=6, groups=8)
+    resnet = ResNetClassifier(
+        odenet.initial, odenet.observations[0].reader, channels=32, depth=6, groups=8
+    )
     # A block: two 3×3 convolutions 32 → 32 with biases and two GroupNorms (scale and shift).
     block = 2 * (32 * 32 * 9 + 32) + 2 * (2 * 32)
-    stem_and_head = count(odenet.encoder) + count(odenet.readout)
+    stem_and_head = count(odenet.initial) + count(odenet.observations[0].reader)
     assert count(resnet) == stem_and_head + 6 * block == 112_522
 
 
@@ -57,7 +59,7 @@ def test_residual_block_is_the_identity_plus_its_branch():
 
 def test_resnet_refuses_no_blocks(odenet):
     with pytest.raises(ValueError, match="depth"):
-        ResNetClassifier(odenet.encoder, odenet.readout, channels=32, depth=0)
+        ResNetClassifier(odenet.initial, odenet.observations[0].reader, channels=32, depth=0)
 
 
 class FixedLogits(LabelClassifier):

@@ -348,7 +348,7 @@ def test_loss_is_the_batch_mean_of_the_negative_bound() -> None:
     torch.testing.assert_close(output.loss, -bound.value.mean())
     output.loss.backward()
     assert output.metrics["nfe_forward"] > 0
-    assert output.metrics["nfe_backward"]() == 0.0  # direct gradient: no backward solve
+    assert output.after_backward()["nfe_backward"] == 0.0  # direct gradient: no backward solve
 
 
 def test_adjoint_gradients_match_direct_backpropagation() -> None:

@@ -4,6 +4,7 @@ its `kl_warmup` ramps the KL weight of the loss and resumes with the run."""
 from __future__ import annotations
 
 import dataclasses
+import math
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ import torch
 import odedsl
 from odedsl.compile import build_data, train_config
 from odedsl.data import load
+from odedsl.models.series import Observations
 from odedsl.training import RunFolder, train
 
 SPEC = Path(__file__).resolve().parents[2] / "specs" / "latent_spirals.ode"
@@ -131,3 +133,45 @@ def test_a_resumed_run_continues_the_kl_warmup_where_it_stopped(tmp_path: Path) 
     assert resumed.kl_weight == straight.kl_weight == 6 / 8
     for name, value in straight.state_dict().items():
         torch.testing.assert_close(resumed.state_dict()[name], value, rtol=0, atol=0, msg=name)
+
+
+def spirals_with(noise: str, params: str = "") -> str:
+    text = SPEC.read_text(encoding="utf-8").replace("Normal(dec(z(t)), 0.3)", noise)
+    return text.replace("    networks\n", params + "    networks\n", 1)
+
+
+def test_a_learned_observation_noise_is_read_through_the_decoder() -> None:
+    # σ :: Positive = 0.3 (learned) against the reference spec's constant σ set to the same
+    # value: the same networks (drawn from the same seed), the same bound to rounding (σ is a
+    # softplus here, exp of its log there), and σ gets a gradient.
+    params = "    params\n        σ :: Positive = 0.3\n    end\n"
+    learned = odedsl.compile(spirals_with("Normal(dec(z(t)), σ)", params), **TIGHT).double()
+    learned.eval()  # (training mode cuts each series at random for the encoder)
+    fixed = odedsl.compile(SPEC.read_text(encoding="utf-8"), **TIGHT).double().eval()
+    assert learned.likelihood.name == "Normal" and fixed.likelihood is None
+    (sigma,) = [p for name, p in learned.named_parameters() if name.endswith("p__u3c3_")]
+    with torch.no_grad():  # the constant σ at the learned one (its float32 init is 0.3 ± 1e-8)
+        fixed.log_noise.fill_(float(torch.log(torch.nn.functional.softplus(sigma))))
+    _, batch = padded_batch()
+    noise = torch.randn(1, len(batch["x"]), 6, generator=torch.Generator().manual_seed(0))
+    values = [
+        model.bound(batch, noise=noise.double(), kl_weight=1.0).value for model in (learned, fixed)
+    ]
+    torch.testing.assert_close(values[0], values[1], rtol=1e-12, atol=1e-12)
+    (-values[0].mean()).backward()
+    assert sigma.grad is not None and float(sigma.grad.abs()) > 0
+
+
+def test_a_latent_ode_observes_through_any_family_of_the_catalogue() -> None:
+    # Laplace(dec(z(t)), 0.3): the generated decoder gives (mean, scale); predictions are
+    # the mean, the bound's likelihood is Laplace's.
+    model = odedsl.compile(spirals_with("Laplace(dec(z(t)), 0.3)"), **TIGHT).double()
+    _, batch = padded_batch()
+    z = torch.randn(1, len(batch["x"]), batch["x"].shape[1], 6, dtype=torch.float64)
+    mean = model.decoder.net_dec(z)
+    observations = Observations.of(batch["ts"], batch["x"], batch.get("mask"), z)
+    expected = -(batch["x"] - mean).abs() / 0.3 - math.log(0.6)
+    expected = torch.where(observations.mask[..., None], expected, torch.zeros_like(expected))
+    got = model.observation_log_likelihood(z, observations)
+    torch.testing.assert_close(got, expected.sum((-2, -1)), rtol=0, atol=1e-10)
+    torch.testing.assert_close(model.observation_mean(z), mean)

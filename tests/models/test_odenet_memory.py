@@ -37,7 +37,7 @@ model = compile(spec, method="rk4", step_size=0.25, gradient=gradient)
 batch = {"x": torch.rand(32, 1, 8, 8), "y": torch.randint(0, 10, (32,))}
 
 def step(horizon):
-    model.t1 = horizon
+    model.observations[0].time = horizon  # the label is read at T
     model.loss(batch).loss.backward()
     model.zero_grad(set_to_none=True)
 

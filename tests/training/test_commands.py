@@ -23,7 +23,7 @@ def test_train_resume_longer_and_load(tmp_path):
     out = io.StringIO()
     config = regression_config(20, eval_every=10)
     assert run_training(setup, run, config=config, spec_text="spec", device="cpu", stream=out) == 0
-    assert "step 20/20" in out.getvalue() and "eval at step 10: loss" in out.getvalue()
+    assert "step 20/20" in out.getvalue() and "validation at step 10: loss" in out.getvalue()
     assert run_training(setup, run, resume=True, length=30, device="cpu", stream=out) == 0
     assert read_checkpoint(run / "checkpoint.pt")["step"] == 30
 

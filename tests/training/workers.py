@@ -59,7 +59,7 @@ class Regression(nn.Module):
                 os.kill(os.getpid(), signal.SIGINT)
             else:
                 error = error * float(self.failure)
-        return LossOutput(error, {"nfe_forward": 2.0, "nfe_backward": lambda: 3.0})
+        return LossOutput(error, {"nfe_forward": 2.0}, {"nfe_backward": lambda: 3.0})
 
     def evaluate(self, data: Mapping[str, Tensor]) -> dict[str, float]:
         with torch.no_grad():
@@ -122,7 +122,7 @@ class NeuralODERegression(nn.Module):
         error = ((solution.ys[-1] - batch["y"]) ** 2).mean()
         stats = solution.stats
         return LossOutput(
-            error, {"nfe_forward": stats.nfe_forward, "nfe_backward": lambda: stats.nfe_backward}
+            error, {"nfe_forward": stats.nfe_forward}, {"nfe_backward": lambda: stats.nfe_backward}
         )
 
 
