@@ -3,7 +3,10 @@ callable from Python as ``odedsl.train``, ``odedsl.load``, ``odedsl.evaluate``.
 
 A run folder holds what ``odedsl.training`` (the runtime) writes, plus ``overrides.json`` (the
 ``--set`` values the model was compiled with, so that resuming and loading rebuild the same
-model), ``eval.json`` (the test metrics at the end) and the model kind's pictures.
+model), ``data.json`` (the folder the spec's data paths start from, and each data file's
+resolved path and SHA-256: ``eval``, ``sample``, ``plot`` and ``--resume`` read the same files,
+or refuse when one has moved or changed), ``eval.json`` (the test metrics at the end) and the
+model kind's pictures.
 
 Model selection never sees the test split: with ``eval_every = N`` training scores the
 VALIDATION split every N steps (epochs, in a run of epochs) by the model's headline metric
@@ -27,12 +30,14 @@ from torch import nn
 
 from odedsl.compile import build_data, compile, train_config
 from odedsl.compile.overrides import EVALUATION_ONLY
+from odedsl.compile.runtime import check_data_files, data_files, data_root
 from odedsl.lang import load_source
 from odedsl.training import RunError, RunFolder, TrainingSetup, load_trained, run_training
 from odedsl.training.atomic import atomic_write_text
 from odedsl.training.run import BEST
 
 OVERRIDES = "overrides.json"
+DATA_RECORD = "data.json"
 EVALUATION = "eval.json"
 RUNS_ROOT = Path("runs")
 HEADLINE = {"flow_ml": "nll", "flow_density": "kl", "classifier": "test_error", "latent": "rmse"}
@@ -60,14 +65,46 @@ def default_run_folder(spec_path: str | Path, root: Path = RUNS_ROOT) -> Path:
     return candidate
 
 
-def _build(spec_text: str, overrides: Mapping[str, Any]) -> TrainingSetup:
+def _build(spec_text: str, overrides: Mapping[str, Any], root: str | None = None) -> TrainingSetup:
     """The model and data of one training process (top level: picklable for ``nproc > 1``):
     the train split, and the validation split when the spec scores it (``eval_every``);
-    never the test split."""
+    never the test split. ``root`` is the folder the spec's data paths start from."""
     model = compile(spec_text, **overrides)
-    train = build_data(model.spec, "train")
-    validation = build_data(model.spec, "validation") if model.spec.train.eval_every else None
+    train = build_data(model.spec, "train", root=root)
+    scored = model.spec.train.eval_every
+    validation = build_data(model.spec, "validation", root=root) if scored else None
     return TrainingSetup(model, train, validation)
+
+
+def _record_data(folder: Path, spec: Any) -> str:
+    """Write ``data.json``: the data folder and each data file's path and hash; the folder."""
+    root = str(data_root(spec))
+    record = {"root": root, "files": data_files(spec, root=root)}
+    atomic_write_text(folder / DATA_RECORD, json.dumps(record, indent=2))
+    return root
+
+
+def _data_root(folder: Path) -> str | None:
+    """The data folder recorded in a run, after checking its files are unchanged (None for a
+    run recorded before data.json)."""
+    path = folder / DATA_RECORD
+    if not path.is_file():
+        return None
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+        root, files = record["root"], record["files"]
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise RunError(f"{path}: unreadable ({error}); the run's data record is damaged") from None
+    try:
+        check_data_files(files)
+    except ValueError as error:
+        raise RunError(f"{folder}: {error}") from None
+    return root
+
+
+def _data(folder: Path, model: nn.Module, split: str = "test") -> Any:
+    """``split`` of a trained run's data, read from the files it was trained on."""
+    return build_data(model.spec, split, root=_data_root(folder))
 
 
 def train(
@@ -102,7 +139,8 @@ def train(
     folder = Path(out) if out is not None else default_run_folder(spec)
     folder.mkdir(parents=True, exist_ok=True)
     atomic_write_text(folder / OVERRIDES, json.dumps(changes, indent=2))
-    build = functools.partial(_build, spec_text, changes)
+    root = _record_data(folder, model.spec)
+    build = functools.partial(_build, spec_text, changes, root)
     status = run_training(
         build,
         folder,
@@ -129,7 +167,7 @@ def resume(
     spec_text = RunFolder(folder).read_spec()
     if spec_text is None:
         raise RunError(f"{folder / 'spec.ode'}: missing; the run kept no spec to resume from")
-    build = functools.partial(_build, spec_text, _overrides(folder))
+    build = functools.partial(_build, spec_text, _overrides(folder), _data_root(folder))
     length = steps if steps is not None else epochs
     status = run_training(
         build, folder, resume=True, length=length, nproc=nproc, device=device, stream=stream
@@ -155,7 +193,7 @@ def _finish(folder: Path, status: int, stream: TextIO | None) -> Path:
     if os.environ.get("RANK", "0") != "0":
         return folder  # one of torchrun's processes: rank 0 evaluates and draws
     model, metadata = _load(folder, "best")
-    test = build_data(model.spec, "test")  # the first time training's data includes the test
+    test = _data(folder, model)  # the first time training's data includes the test split
     results = _evaluate(model, test, metadata)
     try:
         _draw(folder, model, test)
@@ -249,7 +287,7 @@ def evaluate(
     :func:`load`; ``settings`` as for :func:`load`."""
     folder = _run_folder(run)
     model, metadata = _load(folder, which, _checked_settings(settings))
-    return _evaluate(model, build_data(model.spec, "test"), metadata)
+    return _evaluate(model, _data(folder, model), metadata)
 
 
 def _evaluate(model: nn.Module, test: Any, metadata: Mapping[str, Any]) -> dict[str, Any]:
@@ -308,7 +346,7 @@ def plot(run: str | Path) -> list[Path]:
     samples beside data, the learned density and the flow from noise to data."""
     folder = _run_folder(run)
     model = load(folder)
-    return _draw(folder, model, build_data(model.spec, "test"))
+    return _draw(folder, model, _data(folder, model))
 
 
 def _draw(folder: Path, model: nn.Module, test: Any) -> list[Path]:

@@ -30,7 +30,6 @@ from odedsl.lang import model as ir
 from odedsl.lang.builtins import (
     AUGMENTATIONS,
     DATA_OPTIONS,
-    DATASETS,
     EVAL_OPTIONS,
     LATENT_TRAIN_OPTIONS,
     METHOD_SPECIFIC,
@@ -41,6 +40,7 @@ from odedsl.lang.builtins import (
     TRAIN_OPTIONS,
     Arg,
     applies_to,
+    gives_images,
 )
 from odedsl.lang.diagnostics import Reporter, closest, render
 from odedsl.lang.kinds import OBJECTIVES
@@ -103,7 +103,7 @@ def _augmentation(spec: ir.CheckedModel, changes: dict[str, Any]) -> ir.DataSour
     """``spec``'s data source with the augmentation ``changes``; images only."""
     if not changes:
         return spec.data
-    if spec.data is None or not DATASETS[spec.data.dataset].images:
+    if spec.data is None or not gives_images(spec.data):
         read = "no data" if spec.data is None else f"{spec.data.dataset}, which gives no images"
         raise ValueError(
             f"{', '.join(changes)}: only image data sets are augmented, and {spec.name} reads "

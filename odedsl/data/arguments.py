@@ -9,7 +9,7 @@ from collections.abc import Iterable
 
 from odedsl.data.errors import DataError
 
-SPLITS = ("train", "test")
+SPLITS = ("train", "validation", "test")
 
 
 def suggestion(word: str, candidates: Iterable[str]) -> str:
@@ -19,11 +19,12 @@ def suggestion(word: str, candidates: Iterable[str]) -> str:
 
 
 def check_split(split: object) -> str:
-    """Return ``split`` if it is ``"train"`` or ``"test"`` (a leading ``:`` is accepted)."""
+    """Return ``split`` if it is ``"train"``, ``"validation"`` or ``"test"`` (a leading ``:`` is
+    accepted)."""
     if isinstance(split, str) and split.lstrip(":") in SPLITS:
         return split.lstrip(":")
     hint = suggestion(str(split).lstrip(":"), SPLITS)
-    raise DataError(f"`split` must be 'train' or 'test', got {split!r}{hint}")
+    raise DataError(f"`split` must be 'train', 'validation' or 'test', got {split!r}{hint}")
 
 
 def check_int(name: str, value: object, low: int, high: int | None = None) -> int:

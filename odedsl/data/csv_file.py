@@ -1,31 +1,52 @@
-"""User CSV files: a numeric matrix (``CSV(path = "file.csv")``) or long-format time series.
+"""User CSV files, read strictly: every error names the file, and the line and column where
+there is one.
 
-A first row with any non-numeric cell is a header. Errors name the file, line and column.
+Format: UTF-8 text (a byte-order mark is allowed), comma-separated, one example or observation
+per line; blank lines are skipped. The first row is a header of column names when every
+non-empty cell of it is a name (not a number); a row of numbers is data; a first row mixing
+names and numbers is refused (declare ``header = true`` if it is a header). ``header = true`` /
+``false`` declares it instead of detecting it. Columns are chosen by name, so choosing columns
+(``columns``, ``label``, ``time``, ``series``) needs a header.
 
-``csv_matrix`` returns ``x`` (n, D) float64: every cell must be a finite number.
+Numbers are decimal: ``12``, ``-0.5``, ``1e-3``, ``.5`` (no decimal commas, no ``1_000``, no
+hexadecimal, no complex values such as ``1+2j``, no ``inf``). A missing value is an empty cell
+or ``NA``, ``N/A``, ``NaN``, ``null`` (any case); it is allowed only in the channels of a
+series (it becomes a False in the mask), and refused everywhere else with its line and column.
 
-``load_series_csv`` reads long format, one observation per row: series id, time, then D value
-columns. Rows are grouped by id (in order of first appearance) and sorted by time; times must be
-finite and distinct within a series. Empty cells and NA/NaN/null values are missing. Returns
-``ts`` (S, L) float64 padded with each series' last time, ``x`` (S, L, D) float64 with 0 where
-missing or padded, ``mask`` (S, L, D) bool (True where observed), ``time_mask`` (S, L) bool
-(True for a real row), ``lengths`` (S,) int64 and ``series_ids`` (S,) str; L is the longest series.
+Readers (all float64, time-sorted where there are times):
+
+- ``csv_rows``: ``x`` (n, D) from ``columns`` (default: every column but the label), and with
+  ``label`` a label column ``y`` (n,): int64 classes (``labels = "int"``) or float64.
+- ``csv_trajectory``: one trajectory, ``time`` column plus channels: ``ts`` (N,), ``x`` (N, D)
+  with 0 where missing, ``mask`` (N, D) True where observed.
+- ``csv_series``: long format, one observation per line: a ``series`` id column, a ``time``
+  column and the channels; a list of :class:`Series` in order of first appearance.
+- ``load_series_csv(path)``: the long format with the id in column 1 and the time in column 2,
+  padded (see :func:`odedsl.data.files.pad_series`).
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import itertools
 import math
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from odedsl.data.arguments import suggestion
 from odedsl.data.errors import DataError, DataFileNotFoundError
 
 MISSING = frozenset({"", "na", "n/a", "nan", "null"})
-_MATRIX_GAP = "CSV() needs complete numeric rows (for series with gaps use load_series_csv)"
+_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+_COMPLEX = re.compile(r"[+-]?[\d.eE+-]*[jJ]|.*\(.*[jJ]\)")
+_DECIMAL_COMMA = re.compile(r"[+-]?\d+,\d+")
+_INFINITE = frozenset({"inf", "+inf", "-inf", "infinity", "+infinity", "-infinity"})
+_GAP = "missing values are allowed only in the channels of a series"
 
 
 @dataclass(frozen=True)
@@ -36,33 +57,92 @@ class Table:
     columns: list[str]
     rows: list[list[str]]
     lines: list[int]
+    header: bool
 
     def where(self, row: int, column: int) -> str:
         return f"{self.path}:{self.lines[row]}: column {column + 1} ({self.columns[column]!r})"
 
+    def column(self, name: str, argument: str) -> int:
+        """The index of column ``name``, given as ``argument`` (e.g. ``time``)."""
+        if not self.header:
+            raise DataError(
+                f"{self.path}: `{argument}` names column {name!r}, but the file has no header "
+                "row (its first row is numbers); add a header row of column names"
+            )
+        if name not in self.columns:
+            hint = suggestion(name, self.columns)
+            raise DataError(
+                f"{self.path}: no column named {name!r} (`{argument}`){hint}; the columns are "
+                + ", ".join(repr(c) for c in self.columns)
+            )
+        return self.columns.index(name)
+
+
+def parse_number(cell: str) -> float | None:
+    """The decimal number ``cell`` holds, None for a missing value; raises ValueError with the
+    reason for anything else."""
+    if cell.lower() in MISSING:
+        return None
+    if _NUMBER.fullmatch(cell):
+        return float(cell)
+    if cell.lower() in _INFINITE:
+        raise ValueError(f"non-finite value {cell!r}; odedsl reads finite numbers only")
+    if _COMPLEX.fullmatch(cell) and cell not in ("j", "J"):
+        raise ValueError(f"{cell!r} is a complex number; odedsl reads real numbers only")
+    if _DECIMAL_COMMA.fullmatch(cell):
+        point = cell.replace(",", ".")
+        raise ValueError(f"{cell!r} is not a number (write a decimal point: {point})")
+    raise ValueError(f"{cell!r} is not a number")
+
 
 def _is_number(cell: str) -> bool:
-    try:
-        float(cell)
-    except ValueError:
-        return False
-    return True
+    return bool(_NUMBER.fullmatch(cell))
 
 
-def read_table(path: str | Path, *, min_columns: int = 1) -> Table:
-    """Read ``path`` into a rectangular table, detecting an optional header row."""
-    path = Path(path)
+def _decode(path: Path) -> str:
     if not path.is_file():
         raise DataFileNotFoundError(f"CSV: file {str(path)!r} not found (check `path`)")
-    with path.open(newline="", encoding="utf-8-sig") as handle:
-        reader = csv.reader(handle)
+    raw = path.read_bytes()
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = raw[: error.start].count(b"\n") + 1
+        byte = raw[error.start : error.start + 1].hex()
+        raise DataError(
+            f"{path}:{line}: not UTF-8 text (byte 0x{byte} at offset {error.start}); save the "
+            "file as UTF-8"
+        ) from None
+
+
+def read_table(path: str | Path, *, header: bool | None = None, min_columns: int = 1) -> Table:
+    """Read ``path`` into a rectangular table; ``header`` None detects a header row."""
+    path = Path(path)
+    text = _decode(path)
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    try:
         numbered = [(reader.line_num, row) for row in reader if any(c.strip() for c in row)]
+    except csv.Error as error:
+        raise DataError(f"{path}:{reader.line_num}: not valid CSV ({error})") from None
     if not numbered:
         raise DataError(f"{path}: the file holds no rows")
     first = [cell.strip() for cell in numbered[0][1]]
-    has_header = any(cell.lower() not in MISSING and not _is_number(cell) for cell in first)
-    columns = first if has_header else [f"column {i + 1}" for i in range(len(first))]
-    body = numbered[1:] if has_header else numbered
+    if header is None:
+        names = [c for c in first if c.lower() not in MISSING and not _is_number(c)]
+        numbers = [c for c in first if _is_number(c)]
+        if names and numbers:
+            raise DataError(
+                f"{path}:{numbered[0][0]}: the first row mixes names ({names[0]!r}) and numbers "
+                f"({numbers[0]!r}); if it is a header row, declare `header = true`, otherwise "
+                f"fix the cell {names[0]!r}"
+            )
+        header = bool(names)
+    columns = first if header else [f"column {i + 1}" for i in range(len(first))]
+    body = numbered[1:] if header else numbered
+    if header:
+        seen = [c for c in columns if c]
+        twice = next((c for c in seen if seen.count(c) > 1), None)
+        if twice is not None:
+            raise DataError(f"{path}:{numbered[0][0]}: column name {twice!r} appears twice")
     if len(columns) < min_columns:
         raise DataError(f"{path}: {len(columns)} columns, expected at least {min_columns}")
     for line, row in body:
@@ -70,70 +150,163 @@ def read_table(path: str | Path, *, min_columns: int = 1) -> Table:
             raise DataError(f"{path}:{line}: {len(row)} cells, expected {len(columns)}")
     if not body:
         raise DataError(f"{path}: the file holds a header but no data rows")
-    return Table(path, columns, [[c.strip() for c in row] for _, row in body], [n for n, _ in body])
+    return Table(
+        path, columns, [[c.strip() for c in row] for _, row in body], [n for n, _ in body], header
+    )
 
 
 def _number(table: Table, row: int, column: int, *, missing: str | None) -> float:
     """The cell as a finite float; NaN for a missing cell if ``missing`` is None, else raise
     with ``missing`` as the hint."""
     cell = table.rows[row][column]
-    if cell.lower() in MISSING:
+    try:
+        value = parse_number(cell)
+    except ValueError as error:
+        raise DataError(f"{table.where(row, column)}: {error}") from None
+    if value is None:
         if missing is None:
             return math.nan
         raise DataError(f"{table.where(row, column)}: missing value {cell!r}; {missing}")
-    try:
-        value = float(cell)
-    except ValueError:
-        raise DataError(f"{table.where(row, column)}: {cell!r} is not a number") from None
-    if not math.isfinite(value):
-        raise DataError(f"{table.where(row, column)}: non-finite value {cell!r}")
     return value
 
 
-def csv_matrix(*, n: int | None, path: str | Path) -> dict[str, np.ndarray]:
-    """All cells of ``path`` as an (n, D) float64 matrix (see module doc)."""
-    table = read_table(path)
+def _matrix(table: Table, columns: Sequence[int], *, missing: str | None) -> np.ndarray:
     values = [
-        [_number(table, r, c, missing=_MATRIX_GAP) for c in range(len(table.columns))]
-        for r in range(len(table.rows))
+        [_number(table, r, c, missing=missing) for c in columns] for r in range(len(table.rows))
     ]
-    return {"x": np.array(values, dtype=np.float64).reshape(len(values), -1)[:n]}
+    return np.array(values, dtype=np.float64).reshape(len(table.rows), len(columns))
+
+
+def _chosen(table: Table, columns: Sequence[str] | None, exclude: Sequence[int]) -> list[int]:
+    """Column indices of ``columns`` (by name), or every column not in ``exclude``."""
+    if columns is None:
+        chosen = [c for c in range(len(table.columns)) if c not in exclude]
+    else:
+        if not columns:
+            raise DataError(f"{table.path}: `columns` is empty; name at least one column")
+        chosen = [table.column(name, "columns") for name in columns]
+        repeated = next((n for n in columns if list(columns).count(n) > 1), None)
+        if repeated is not None:
+            raise DataError(f"{table.path}: `columns` names {repeated!r} twice")
+        clash = [table.columns[c] for c in chosen if c in exclude]
+        if clash:
+            raise DataError(
+                f"{table.path}: column {clash[0]!r} is in `columns` and also the label, time "
+                "or series column; remove it from `columns`"
+            )
+    if not chosen:
+        raise DataError(f"{table.path}: no columns left for the values")
+    return chosen
+
+
+def _labels(table: Table, column: int, labels: str | None) -> np.ndarray:
+    values = _matrix(table, [column], missing=_GAP)[:, 0]
+    whole = np.all(values == np.round(values))
+    if labels == "int" or (labels is None and whole):
+        for r, value in enumerate(values):
+            if value != round(value) or value < 0:
+                raise DataError(
+                    f"{table.where(r, column)}: {table.rows[r][column]!r} is not a class "
+                    "(a whole number 0, 1, 2, ...); declare the label `Real` for regression"
+                )
+        return values.astype(np.int64)
+    return values
+
+
+def csv_rows(
+    path: str | Path,
+    *,
+    columns: Sequence[str] | None = None,
+    label: str | None = None,
+    header: bool | None = None,
+    labels: str | None = None,
+) -> dict[str, np.ndarray]:
+    """``x`` (n, D) and, with ``label``, ``y`` (n,) from the CSV file ``path`` (module doc)."""
+    table = read_table(path, header=header)
+    exclude = [table.column(label, "label")] if label is not None else []
+    data = {"x": _matrix(table, _chosen(table, columns, exclude), missing=_GAP)}
+    if label is not None:
+        data["y"] = _labels(table, exclude[0], labels)
+    return data
+
+
+@dataclass(frozen=True)
+class Series:
+    """One series: ``ts`` (N,) sorted and distinct, ``x`` (N, D) with 0 where missing,
+    ``mask`` (N, D) True where observed, ``id`` its name."""
+
+    id: str
+    ts: np.ndarray
+    x: np.ndarray
+    mask: np.ndarray
+
+
+def _series(table: Table, rows: list[int], times: np.ndarray, values: np.ndarray, name: str):
+    rows = sorted(rows, key=lambda r: times[r])
+    for earlier, later in itertools.pairwise(rows):
+        if times[earlier] == times[later]:
+            which = f"series {name!r} repeats" if name else "the trajectory repeats"
+            raise DataError(
+                f"{table.path}:{table.lines[later]}: {which} time {times[later]} (also on line "
+                f"{table.lines[earlier]}); merge the rows"
+            )
+    observed = ~np.isnan(values[rows])
+    return Series(name, times[rows], np.where(observed, values[rows], 0.0), observed)
+
+
+def _series_table(
+    path: str | Path, time: str, columns: Sequence[str] | None, header: bool | None, extra: list
+) -> tuple[Table, np.ndarray, np.ndarray]:
+    table = read_table(path, header=header)
+    time_column = table.column(time, "time")
+    exclude = [time_column, *(table.column(name, arg) for arg, name in extra)]
+    times = _matrix(table, [time_column], missing="every row needs a time")[:, 0]
+    values = _matrix(table, _chosen(table, columns, exclude), missing=None)
+    return table, times, values
+
+
+def csv_trajectory(
+    path: str | Path,
+    *,
+    time: str,
+    columns: Sequence[str] | None = None,
+    header: bool | None = None,
+) -> Series:
+    """One trajectory: the ``time`` column and the channels (module doc)."""
+    table, times, values = _series_table(path, time, columns, header, [])
+    return _series(table, list(range(len(times))), times, values, "")
+
+
+def csv_series(
+    path: str | Path,
+    *,
+    time: str,
+    series: str,
+    columns: Sequence[str] | None = None,
+    header: bool | None = None,
+) -> list[Series]:
+    """Many series in long format, grouped by the ``series`` column (module doc)."""
+    table, times, values = _series_table(path, time, columns, header, [("series", series)])
+    id_column = table.column(series, "series")
+    return _grouped(table, id_column, times, values)
+
+
+def _grouped(table: Table, id_column: int, times: np.ndarray, values: np.ndarray) -> list[Series]:
+    groups: dict[str, list[int]] = {}
+    for r, row in enumerate(table.rows):
+        if not row[id_column]:
+            raise DataError(f"{table.where(r, id_column)}: missing series id")
+        groups.setdefault(row[id_column], []).append(r)
+    return [_series(table, rows, times, values, name) for name, rows in groups.items()]
 
 
 def load_series_csv(path: str | Path) -> dict[str, np.ndarray]:
-    """Long-format irregular series: id, time, values… → padded arrays and masks (module doc)."""
+    """Long-format irregular series: id, time, values… → padded arrays and masks (module doc):
+    ``ts`` (S, L) padded with each series' last time, ``x`` (S, L, D), ``mask`` (S, L, D),
+    ``time_mask`` (S, L), ``lengths`` (S,) int64, ``series_ids`` (S,) str."""
+    from odedsl.data.files import pad_series
+
     table = read_table(path, min_columns=3)
-    groups: dict[str, list[int]] = {}
-    for r, row in enumerate(table.rows):
-        groups.setdefault(row[0], []).append(r)
-    indices = range(len(table.rows))
-    times = np.array([_number(table, r, 1, missing="every row needs a time") for r in indices])
-    dim = len(table.columns) - 2
-    cells = [[_number(table, r, 2 + d, missing=None) for d in range(dim)] for r in indices]
-    values = np.array(cells).reshape(len(times), dim)
-    length = max(len(rows) for rows in groups.values())
-    out_ts = np.zeros((len(groups), length))
-    out_x = np.zeros((len(groups), length, dim))
-    mask = np.zeros((len(groups), length, dim), dtype=bool)
-    time_mask = np.zeros((len(groups), length), dtype=bool)
-    for s, (series, rows) in enumerate(groups.items()):
-        rows = sorted(rows, key=lambda r: times[r])
-        for earlier, later in itertools.pairwise(rows):
-            if times[earlier] == times[later]:
-                raise DataError(
-                    f"{table.path}:{table.lines[later]}: series {series!r} repeats time "
-                    f"{times[later]} (also on line {table.lines[earlier]}); merge the rows"
-                )
-        k = len(rows)
-        out_ts[s, :k], out_ts[s, k:] = times[rows], times[rows[-1]]
-        observed = ~np.isnan(values[rows])
-        out_x[s, :k] = np.where(observed, values[rows], 0.0)
-        mask[s, :k], time_mask[s, :k] = observed, True
-    return {
-        "ts": out_ts,
-        "x": out_x,
-        "mask": mask,
-        "time_mask": time_mask,
-        "lengths": time_mask.sum(axis=1).astype(np.int64),
-        "series_ids": np.array(list(groups), dtype=str),
-    }
+    times = _matrix(table, [1], missing="every row needs a time")[:, 0]
+    values = _matrix(table, range(2, len(table.columns)), missing=None)
+    return pad_series(_grouped(table, 0, times, values))

@@ -1,5 +1,9 @@
 """MNIST from the four IDX files in a folder (``train-images-idx3-ubyte[.gz]`` and friends).
 
+The validation split is a fixed part of the training files: the 1/12 of their images (5000
+of 60 000) picked by a permutation from ``default_rng(VALIDATION_SEED)``; the training split
+is the rest, each in file order. The test split is the t10k files.
+
 Returned keys: ``x`` (n, 1, rows, cols) float64 in [0, 1] (bytes / 255; 28 × 28 for MNIST),
 ``y`` (n,) int64 in 0..9; the first ``n`` images of the split if ``n`` is given. Note: all 60 000
 training images take 376 MB as float64.
@@ -14,7 +18,9 @@ import numpy as np
 from odedsl.data.errors import DataError, DataFileNotFoundError
 from odedsl.data.idx import read_idx
 
-FILE_STEMS = {"train": "train", "test": "t10k"}
+FILE_STEMS = {"train": "train", "validation": "train", "test": "t10k"}
+VALIDATION_SEED = 1
+VALIDATION_SHARE = 12
 
 
 def _find(root: Path, name: str) -> Path:
@@ -50,5 +56,11 @@ def mnist(*, split: str, n: int | None, root: str | Path) -> dict[str, np.ndarra
         )
     if labels.size and labels.max() > 9:
         raise DataError(f"MNIST: {label_path} holds label {labels.max()}, expected 0..9")
+    if split != "test":
+        held = np.zeros(len(images), dtype=bool)
+        order = np.random.default_rng(VALIDATION_SEED).permutation(len(images))
+        held[order[: -(-len(images) // VALIDATION_SHARE)]] = True
+        keep = held if split == "validation" else ~held
+        images, labels = images[keep], labels[keep]
     x = images[:n, None].astype(np.float64) / 255.0
     return {"x": x, "y": labels[:n].astype(np.int64)}

@@ -8,7 +8,7 @@ The test future is the noiseless signal at the next 100 grid points, t = 5 … 9
 time origin.
 
 Returned keys: ``ts`` (n, observed), ``x`` (n, observed, 1), ``frequency`` (n,), ``phase`` (n,);
-for ``split="test"`` also ``ts_future`` (100,) and ``x_future`` (n, 100, 1).
+for ``split="validation"`` and ``"test"`` also ``ts_future`` (100,) and ``x_future`` (n, 100, 1).
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ def periodic1d(
     clean = np.sin(2.0 * np.pi * frequency[:, None] * GRID + phase[:, None])[..., None]
     ts, x = observe(rng, GRID[:WINDOW], clean[:, :WINDOW], noise, observed)
     data = {"ts": ts, "x": x, "frequency": frequency, "phase": phase}
-    if split == "test":
+    if split != "train":
         data["ts_future"] = GRID[WINDOW:].copy()
         data["x_future"] = clean[:, WINDOW:]
     return data

@@ -10,12 +10,11 @@ import numpy as np
 
 from odedsl.data import toy2d
 from odedsl.data.arguments import check_int, check_split, suggestion
-from odedsl.data.csv_file import csv_matrix
 from odedsl.data.digits import digits
 from odedsl.data.errors import DataError
 from odedsl.data.events import event_series
+from odedsl.data.files import csv_source, npz_source
 from odedsl.data.mnist import mnist
-from odedsl.data.npz_file import npz
 from odedsl.data.periodic import periodic1d
 from odedsl.data.rng import rng_for
 from odedsl.data.spirals import spirals2d
@@ -91,16 +90,22 @@ def _unseeded(loader: Callable[..., Arrays]) -> Callable[..., Arrays]:
     return build
 
 
-def _file(loader: Callable[..., Arrays]) -> Callable[..., Arrays]:
-    """Adapt a user-file loader: a file is its own split and needs no seed."""
-
-    def build(*, split: str, n: int | None, seed: int, **kwargs: Any) -> Arrays:
-        return loader(n=n, **kwargs)
-
-    return build
-
-
-_SERIES_KEYS = "ts: (n, observed); x: (n, observed, D); test split adds ts_future, x_future"
+_FILE_PARAMS = {
+    "path": None,
+    "train": None,
+    "validation": None,
+    "test": None,
+    "fractions": None,
+    "holdout": "last",
+    "labels": None,
+}
+_FILE_KEYS = (
+    "x: (n, ...) float64, with `label`/`y` also y: (n,); series (`time`/`ts`): ts (B, N), "
+    "x (B, N, D), mask (B, N, D) bool (see odedsl.data.files)"
+)
+_SERIES_KEYS = (
+    "ts: (n, observed); x: (n, observed, D); validation and test splits add ts_future, x_future"
+)
 
 DATASETS: dict[str, DatasetSpec] = {
     spec.name: spec
@@ -153,9 +158,26 @@ DATASETS: dict[str, DatasetSpec] = {
             _unseeded(mnist),
         ),
         DatasetSpec(
-            "NPZ", "file", {"path": REQUIRED, "key": "x"}, "x: (n, ...) float64", _file(npz)
+            "NPZ",
+            "file",
+            {**_FILE_PARAMS, "key": None, "x": None, "y": None, "ts": None},
+            _FILE_KEYS,
+            npz_source,
         ),
-        DatasetSpec("CSV", "file", {"path": REQUIRED}, "x: (n, D) float64", _file(csv_matrix)),
+        DatasetSpec(
+            "CSV",
+            "file",
+            {
+                **_FILE_PARAMS,
+                "columns": None,
+                "header": None,
+                "label": None,
+                "time": None,
+                "series": None,
+            },
+            _FILE_KEYS,
+            csv_source,
+        ),
     ]
 }
 

@@ -2,7 +2,8 @@
 
 Grid ``GRID = linspace(0, 6π, 500)``. Clockwise curve: θ = 6π + 1 − t, r = 50·b/θ, point
 (r cos θ − 5, r sin θ); counter-clockwise: θ = t, r = b·θ, point (r cos θ + 5, r sin θ); b = 0.3.
-Each series: start index k uniform in {100, …, 399} (test split: {100, …, 199}), direction by a
+Each series: start index k uniform in {100, …, 399} (validation and test splits:
+{100, …, 199}), direction by a
 fair coin, the curve's points k … k + 99 plus iid N(0, noise²) noise on both coordinates, then
 ``observed`` of those 100 points drawn without replacement and sorted (a different subset per
 series).
@@ -13,7 +14,7 @@ k + 100 … k + 199, at relative times ``GRID[100:200]`` on the same origin.
 
 Returned keys: ``ts`` (n, observed), ``x`` (n, observed, 2), ``direction`` (n,) int64 with
 1 = counter-clockwise (centre (+5, 0)) and 0 = clockwise (centre (−5, 0)), ``start`` (n,) int64;
-for ``split="test"`` also ``ts_future`` (100,) and ``x_future`` (n, 100, 2).
+for ``split="validation"`` and ``"test"`` also ``ts_future`` (100,) and ``x_future`` (n, 100, 2).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from odedsl.data.rng import rng_for
 GRID = np.linspace(0.0, 6.0 * np.pi, 500)
 WINDOW = 100
 SPIRAL_B = 0.3
-START_RANGE = {"train": (100, 400), "test": (100, 200)}
+START_RANGE = {"train": (100, 400), "validation": (100, 200), "test": (100, 200)}
 CLOCKWISE, COUNTER_CLOCKWISE = 0, 1
 
 
@@ -61,7 +62,7 @@ def spirals2d(
         "direction": direction.astype(np.int64),
         "start": start.astype(np.int64),
     }
-    if split == "test":
+    if split != "train":
         data["ts_future"] = GRID[WINDOW : 2 * WINDOW].copy()
         data["x_future"] = curves[direction[:, None], window + WINDOW]
     return data

@@ -23,6 +23,8 @@ _KIND_NAMES = {
     "string": 'a string "..."',
     "bool": "`true` or `false`",
     "int_list": "a list of integers [a, b, ...]",
+    "string_list": 'a list of strings ["a", "b", ...]',
+    "fractions": "three fractions (train, validation, test) summing to 1",
     "interval": "an interval (t0, t1)",
 }
 
@@ -129,6 +131,14 @@ def _value(expr: nodes.Expr, arg: Arg, constants: Constants, what: str, code: st
         if not isinstance(expr, nodes.Array):
             raise ConstantFold(code, f"{what} must be {_KIND_NAMES[kind]}", expr.loc)
         return tuple(_number(item, "int", what, constants, code) for item in expr.items)
+    if kind == "string_list":
+        if not isinstance(expr, nodes.Array) or not all(
+            isinstance(item, nodes.String) for item in expr.items
+        ):
+            raise ConstantFold(code, f"{what} must be {_KIND_NAMES[kind]}", expr.loc)
+        return tuple(item.value for item in expr.items)  # type: ignore[attr-defined]
+    if kind == "fractions":
+        return _fractions(expr, what, constants, code)
     if kind == "interval":
         if not (isinstance(expr, nodes.Tuple) and len(expr.items) == 2):
             raise ConstantFold(code, f"{what} must be {_KIND_NAMES[kind]}", expr.loc)
@@ -145,6 +155,22 @@ def _value(expr: nodes.Expr, arg: Arg, constants: Constants, what: str, code: st
     if violation:
         raise ConstantFold(code, f"{what} {violation}, but it is {number(value)}", expr.loc)
     return value
+
+
+def _fractions(expr: nodes.Expr, what: str, constants: Constants, code: str) -> tuple:
+    if not (isinstance(expr, nodes.Tuple) and len(expr.items) == 3):
+        raise ConstantFold(
+            code, f"{what} must be {_KIND_NAMES['fractions']}, e.g. (0.8, 0.1, 0.1)", expr.loc
+        )
+    values = tuple(float(_number(item, "number", what, constants, code)) for item in expr.items)
+    if any(v < 0 for v in values) or abs(sum(values) - 1) > 1e-9 or values[0] == 0:
+        raise ConstantFold(
+            code,
+            f"{what} must be non-negative fractions summing to 1 with a positive training "
+            f"share, but it is ({', '.join(number(v) for v in values)})",
+            expr.loc,
+        )
+    return values
 
 
 def _number(expr: nodes.Expr, kind: str, what: str, constants: Constants, code: str) -> int | float:

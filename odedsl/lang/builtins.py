@@ -19,6 +19,8 @@ ArgKind = Literal[
     "string",  # "text"
     "bool",  # true / false
     "int_list",  # [60, 100]
+    "string_list",  # ["a", "b"]
+    "fractions",  # (0.7, 0.15, 0.15): non-negative numbers summing to 1
     "interval",  # (t0, t1) with t0 < t1
     "expr",  # an expression checked by the expression checker (distribution parameters)
     "signal",  # the bare name of a signal defined in `dynamics`, e.g. λ
@@ -95,12 +97,25 @@ class DataOutput:
 
 
 @dataclass(frozen=True)
+class DataForm:
+    """One form of a user-file data set: what it binds when argument ``trigger`` is given
+    (None: when no other form's trigger is), with an ``example`` of its declaration."""
+
+    trigger: str | None
+    outputs: tuple[DataOutput, ...]
+    example: str
+
+
+@dataclass(frozen=True)
 class DataSet:
     """A data set: ``x ~ Name(args...)`` or ``(a, b) ~ Name(args...)`` in `data`.
 
-    ``declared`` data sets (user files) take the shape of their single variable from the
-    declaration ``x :: Real[D] ~ CSV(path = ...)``. ``images`` data sets give (C, H, W) images
-    that training batches may augment (``crop``, ``rotate``, ``zoom``, ``shift`` in `data`).
+    ``declared`` data sets (user files) take the shapes of their variables from the
+    declaration, ``x :: Real[D] ~ CSV(path = ...)`` or ``(x, y) :: (Real[D], Int) ~ ...``, and
+    have ``forms``: what they bind depends on the arguments given (``label``, ``time``...).
+    ``images`` data sets give (C, H, W) images that training batches may augment (``crop``,
+    ``rotate``, ``zoom``, ``shift`` in `data`); so does a user file declared ``Real[C, H, W]``.
+    An argument whose default is None is left out of the checked model unless given.
     """
 
     name: str
@@ -109,12 +124,40 @@ class DataSet:
     doc: str
     declared: bool = False
     images: bool = False
+    forms: tuple[DataForm, ...] = ()
+
+    def form(self, given: set[str]) -> DataForm | None:
+        """The form chosen by the arguments ``given`` (None for a data set without forms)."""
+        if not self.forms:
+            return None
+        chosen = [f for f in self.forms if f.trigger is not None and f.trigger in given]
+        return chosen[0] if chosen else next(f for f in self.forms if f.trigger is None)
+
+
+def gives_images(source: object) -> bool:
+    """Whether a checked data source (``odedsl.lang.model.DataSource``) gives images: an
+    image data set, or a user file whose examples are declared ``Real[C, H, W]``."""
+    if DATASETS[source.dataset].images:  # type: ignore[attr-defined]
+        return True
+    return any(
+        v.role == "sample" and len(v.shape) == 3
+        for v in source.variables  # type: ignore[attr-defined]
+    )
 
 
 def _toy(name: str, noise: float | None, doc: str) -> DataSet:
     args = (_noise(noise), SEED) if noise is not None else (SEED,)
     return DataSet(name, args, (DataOutput("sample", (2,)),), doc)
 
+
+_FILE_ARGS = (
+    Arg("split", "fractions", None, doc="train, validation, test fractions (0.7, 0.15, 0.15)"),
+    Arg("holdout", "symbol", None, ("last", "random"), doc="a trajectory's held-out points"),
+    Arg("train", "string", None, doc="the training file (with `test`, instead of `path`)"),
+    Arg("validation", "string", None, doc="the validation file (optional)"),
+    Arg("test", "string", None, doc="the test file"),
+    Arg("seed", "int", 0, bound=">= 0", doc="seed of the split"),
+)
 
 _SERIES_ARGS = (
     Arg("n", "int", 1000, bound="> 0", doc="number of series"),
@@ -193,23 +236,64 @@ DATASETS: dict[str, DataSet] = {
         DataSet(
             "NPZ",
             (
-                Arg("path", "string", doc="a NumPy .npz file"),
-                Arg("key", "string", "x", doc="the array in the file"),
-                SEED,
+                Arg("path", "string", None, doc="a NumPy .npz file, relative to the spec"),
+                Arg("x", "string", None, doc='the array of x (default "x")'),
+                Arg("y", "string", None, doc="the array of labels: binds (x, y)"),
+                Arg("ts", "string", None, doc="the array of times: binds (ts, x), a series"),
+                Arg("key", "string", None, doc="the array of x (the same as `x`)"),
+                *_FILE_ARGS,
             ),
             (DataOutput("sample", ()),),
-            "rows of one array of a NumPy .npz file; declare their shape",
+            "arrays of a NumPy .npz file: rows of x, (x, y) with labels, or series (ts, x); "
+            "declare their types",
             declared=True,
+            forms=(
+                DataForm(None, (DataOutput("sample", ()),), 'x :: Real[D] ~ NPZ(path = "f.npz")'),
+                DataForm(
+                    "y",
+                    (DataOutput("sample", ()), DataOutput("label", ())),
+                    '(x, y) :: (Real[C, H, W], Int) ~ NPZ(path = "f.npz", y = "labels")',
+                ),
+                DataForm(
+                    "ts",
+                    (DataOutput("times", ()), DataOutput("series", ())),
+                    '(ts, x) :: (Real[N], Real[N, D]) ~ NPZ(path = "f.npz", ts = "ts")',
+                ),
+            ),
         ),
         DataSet(
             "CSV",
-            (Arg("path", "string", doc="a comma-separated file of numbers"), SEED),
+            (
+                Arg("path", "string", None, doc="a comma-separated file, relative to the spec"),
+                Arg("columns", "string_list", None, doc="the columns of x (default: the others)"),
+                Arg("header", "bool", None, doc="whether row 1 names the columns (detected)"),
+                Arg("label", "string", None, doc="the column of the labels: binds (x, y)"),
+                Arg("time", "string", None, doc="the column of times: binds (ts, x), a series"),
+                Arg("series", "string", None, doc="with `time`: the column of series ids"),
+                *_FILE_ARGS,
+            ),
             (DataOutput("sample", ()),),
-            "rows of a CSV file of numbers; declare their shape",
+            "a CSV file of numbers: rows of x, (x, y) with a label column, one trajectory "
+            "(ts, x) or many series in long format; declare their types",
             declared=True,
+            forms=(
+                DataForm(None, (DataOutput("sample", ()),), 'x :: Real[D] ~ CSV(path = "f.csv")'),
+                DataForm(
+                    "label",
+                    (DataOutput("sample", ()), DataOutput("label", ())),
+                    '(x, y) :: (Real[D], Int) ~ CSV(path = "f.csv", label = "y")',
+                ),
+                DataForm(
+                    "time",
+                    (DataOutput("times", ()), DataOutput("series", ())),
+                    '(ts, x) :: (Real[N], Real[N, D]) ~ CSV(path = "f.csv", time = "t")',
+                ),
+            ),
         ),
     )
 }
+FILE_SPLITS = ("train", "validation", "test")
+"""The arguments naming a file per split, instead of `path`."""
 
 # -- layers -----------------------------------------------------------------------------------
 

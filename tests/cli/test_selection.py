@@ -1,9 +1,9 @@
 """Selection through the run commands: the validation split picks ``best.pt``, the test split is
 scored once, after training, and ``eval.json`` says where its figures come from.
 
-``build_data`` is wrapped by a spy: ``"validation"`` gives a held-out draw of the spec's data
-set (another seed than the test split), and ``"test"`` refuses to be built while training has
-not ended; every evaluation is recorded with the split it scored.
+``build_data`` is wrapped by a spy that labels the held-out splits it builds, and refuses to
+build ``"test"`` while training has not ended; every evaluation is recorded with the split it
+scored.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ def spy(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> SimpleNamespace:
     def fake_build_data(spec: Any, split: str = "train", **kwargs: Any) -> Any:
         seen.built.append(split)
         if split == "validation":
-            return Split(build_data(spec, "test", seed=12345), "validation")
+            return Split(build_data(spec, split, **kwargs), "validation")
         if split == "test":
             if not training_over():
                 raise AssertionError("the test split was built before training ended")

@@ -186,8 +186,9 @@ def test_training_data_and_configuration():
 
     digits = odedsl.check(DIGITS)
     train, test = build_data(digits), build_data(digits, "test")
-    # 1347 training images in batches of the spec's size (the last one short)
-    batches = math.ceil(1347 / digits.train.batch)
+    # 1167 training images (1347 less the 180 of the validation split) in batches of the
+    # spec's size (the last one short)
+    batches = math.ceil(1167 / digits.train.batch)
     assert isinstance(train, TensorBatches) and len(train) == batches
     assert not test.shuffle and test.rows == 450
     config = train_config(digits)
@@ -240,7 +241,7 @@ def test_training_images_are_randomly_cropped_and_test_images_are_not(tmp_path):
             shifts = [shifted(source, d, r) for d in (-1, 0, 1) for r in (-1, 0, 1)]
             assert any(torch.equal(image, candidate) for candidate in shifts)
             moved += not torch.equal(image, source)
-    assert moved > 0.5 * 1347  # 8 of the 9 offsets move an image
+    assert moved > 0.5 * 1167  # 8 of the 9 offsets move an image (1167 training images)
     assert torch.equal(torch.cat([batch["x"] for batch in test]), test.tensors["x"])
 
 

@@ -14,7 +14,8 @@ def test_npz_roundtrip_and_key_suggestion(tmp_path: Path) -> None:
     path = tmp_path / "points.npz"
     values = np.random.default_rng(0).normal(size=(20, 3)).astype(np.float32)
     np.savez(path, points=values)
-    out = load("NPZ", path=str(path), key="points", n=5)
+    # A file per split is read whole: the training file's first 5 rows, in order.
+    out = load("NPZ", train=str(path), test=str(path), key="points", n=5)
     assert out["x"].dtype == np.float64
     np.testing.assert_array_equal(out["x"], values[:5].astype(np.float64))
     with pytest.raises(DataError, match=r"no array named 'point' \(did you mean `points`\?\)"):

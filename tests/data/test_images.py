@@ -44,13 +44,18 @@ def mnist_root(tmp_path: Path) -> Path:
 
 def test_mnist_reads_plain_and_gzipped_idx(mnist_root: Path) -> None:
     train = load("MNIST", root=str(mnist_root))
+    validation = load("MNIST", root=str(mnist_root), split="validation")
     test = load("MNIST", root=str(mnist_root), split="test")
-    assert train["x"].shape == (7, 1, 28, 28) and test["x"].shape == (3, 1, 28, 28)
+    # 7 training images: ⌈7 / 12⌉ = 1 is the validation split, the other 6 the training split.
+    assert train["x"].shape == (6, 1, 28, 28) and validation["x"].shape == (1, 1, 28, 28)
+    assert test["x"].shape == (3, 1, 28, 28)
     assert train["x"].dtype == np.float64 and train["y"].dtype == np.int64
     raw = np.frombuffer(
         gzip.decompress((mnist_root / "train-images-idx3-ubyte.gz").read_bytes())[16:], np.uint8
-    )
-    np.testing.assert_allclose(train["x"].ravel(), raw / 255.0)
+    ).reshape(7, 28 * 28)
+    # train and validation together are the training file, each image once, in file order.
+    together = np.concatenate([train["x"], validation["x"]]).reshape(7, -1) * 255.0
+    assert sorted(map(bytes, np.rint(together).astype(np.uint8))) == sorted(map(bytes, raw))
     np.testing.assert_array_equal(test["y"], [0, 1, 2])
     assert load("MNIST", root=str(mnist_root), n=2)["x"].shape == (2, 1, 28, 28)
 
@@ -118,16 +123,21 @@ def test_read_idx_other_types(tmp_path: Path) -> None:
 def test_digits_split_is_stratified_fixed_and_scaled() -> None:
     load_digits = pytest.importorskip("sklearn.datasets").load_digits
     train, test = load("Digits"), load("Digits", split="test", seed=7)
-    assert train["x"].shape == (1347, 1, 8, 8) and test["x"].shape == (450, 1, 8, 8)
+    validation = load("Digits", split="validation", seed=3)
+    # 450 test images (25 %), 180 validation images (10 % of 1797) carved from the other 1347.
+    assert train["x"].shape == (1167, 1, 8, 8) and test["x"].shape == (450, 1, 8, 8)
+    assert validation["x"].shape == (180, 1, 8, 8)
     assert train["x"].min() >= 0.0 and train["x"].max() == 1.0
     bunch = load_digits()
-    # train ∪ test is the whole set, each image once: compare the sorted rows' bytes.
-    together = np.concatenate([train["x"], test["x"]]).reshape(1797, 64) * 16
+    # train ∪ validation ∪ test is the whole set, each image once: compare the rows' bytes.
+    together = np.concatenate([train["x"], validation["x"], test["x"]]).reshape(1797, 64) * 16
     assert sorted(map(bytes, together.astype(np.uint8))) == sorted(
         map(bytes, bunch.data.astype(np.uint8))
     )
     share = np.bincount(test["y"], minlength=10) / np.bincount(bunch.target, minlength=10)
     assert np.all(abs(share - 0.25) < 0.01)  # stratified: each class within 1 image of 25 %
+    share = np.bincount(validation["y"], minlength=10) / np.bincount(bunch.target, minlength=10)
+    assert np.all(abs(share - 0.1) < 0.01)  # each class within 1 image of 10 %
     np.testing.assert_array_equal(load("Digits", split="test", seed=0)["y"], test["y"])
 
 
