@@ -14,6 +14,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+import torch
 
 import odedsl
 from odedsl import workflow
@@ -207,3 +208,13 @@ def test_training_png_draws_the_validation_scores(
     else:  # the best score is step 4's (rmse 0.3, loss 0.6)
         assert stars[starred_on] == [[4, 0.3 if selected == "rmse" else 0.6]]
         assert sum(star is not None for star in stars) == 1
+
+
+def test_a_flow_matching_a_density_is_scored_on_other_noise_for_validation_than_for_test() -> None:
+    # no data: each held-out split is its own fixed draw of 4096 standard normal base points
+    spec = odedsl.compile(SPECS / "cnf_density.ode").spec
+    validation, test = build_data(spec, "validation"), build_data(spec, "test")
+    assert validation.shape == test.shape == (4096, *spec.flow_shape)
+    assert not torch.equal(validation, test)
+    assert torch.equal(build_data(spec, "test"), test)
+    assert abs(float(test.mean())) < 0.05 and abs(float(test.std()) - 1) < 0.05
