@@ -218,3 +218,22 @@ def test_a_flow_matching_a_density_is_scored_on_other_noise_for_validation_than_
     assert not torch.equal(validation, test)
     assert torch.equal(build_data(spec, "test"), test)
     assert abs(float(test.mean())) < 0.05 and abs(float(test.std()) - 1) < 0.05
+
+
+def test_eval_every_on_files_without_a_validation_file_is_refused_before_training(
+    tmp_path: Path, capsys
+) -> None:
+    for name in ("a.csv", "c.csv"):
+        (tmp_path / name).write_text("u,v\n0.1,0.2\n0.3,-0.4\n-1.0,0.5\n", encoding="utf-8")
+    text = SPEC.read_text(encoding="utf-8")
+    line = next(row for row in text.splitlines() if "~ Moons" in row)
+    files = line[: line.index("~")] + '~ CSV(train = "a.csv", test = "c.csv")'
+    spec = tmp_path / "f.ode"
+    spec.write_text(text.replace(line, files), encoding="utf-8")
+    argv = ["train", str(spec), "--steps", "2", "--out", str(tmp_path / "run"), *QUICK]
+    assert main([*argv, "--set", "eval_every=1"]) == 1
+    err = capsys.readouterr().err
+    row = text.splitlines().index(line) + 1
+    assert f"f.ode:{row}:9: eval_every = 1 scores the validation split, and CSV() has no " in err
+    assert "validation file: add `validation = ...`" in err
+    assert not (tmp_path / "run").exists()
