@@ -32,6 +32,8 @@ from odedsl.compile import build_data, compile, train_config
 from odedsl.compile.overrides import EVALUATION_ONLY
 from odedsl.compile.program import OBSERVED_KINDS
 from odedsl.compile.runtime import check_data_files, data_files, data_root
+from odedsl.data import DataError, dataset
+from odedsl.data.files import file_for
 from odedsl.lang import load_source
 from odedsl.models.distributions import FAMILIES
 from odedsl.models.observed import ObservedODE
@@ -105,6 +107,21 @@ def training_size(train: Any, spec: Any) -> int:
     return max(steps * spec.train.batch, 1)
 
 
+def _require_validation(spec: Any) -> None:
+    """Refuse, before training, ``eval_every`` on a file source with a file per split but no
+    ``validation`` file (nothing to select on); reads no data."""
+    source = spec.data
+    if not spec.train.eval_every or source is None or dataset(source.dataset).kind != "file":
+        return
+    try:
+        file_for("validation", dict(source.args), source.dataset)
+    except DataError as error:
+        raise DataError(
+            f"{spec.path}:{source.loc.line}:{source.loc.column}: eval_every = "
+            f"{spec.train.eval_every} scores the validation split, and {error}"
+        ) from None
+
+
 def _record_data(folder: Path, spec: Any) -> str:
     """Write ``data.json``: the data folder and each data file's path and hash; the folder."""
     root = str(data_root(spec))
@@ -164,6 +181,7 @@ def train(
     if epochs is not None:
         changes.pop("steps", None)
     model = compile(Path(spec), **changes)  # checks the spec and every override up front
+    _require_validation(model.spec)
     config = train_config(model.spec, best_metric=headline(model))
     folder = Path(out) if out is not None else default_run_folder(spec)
     folder.mkdir(parents=True, exist_ok=True)

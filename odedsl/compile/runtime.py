@@ -14,7 +14,7 @@
 | files: ``(x, y)`` | epochs of shuffled batches | epochs, unshuffled |
 | files: many series (long format) | epochs of shuffled batches | the split as a dict |
 | files: one trajectory | batches of the one series | the series as a dict |
-| none (density matching) | standard normal noise ε (batch, D) | a sample count |
+| none (density matching) | standard normal noise ε (batch, D) | 4096 fixed draws of ε per split |
 
 Generated sets draw each split from its own random stream (``odedsl.data.rng``), so train,
 validation and test never share a draw; the validation split of ``Spirals2D`` and
@@ -71,6 +71,7 @@ import torch
 from odedsl.data import DataError, dataset, load, sample
 from odedsl.data.augment import random_affine, random_crop
 from odedsl.data.files import FILE_ARGUMENTS
+from odedsl.data.rng import rng_for
 from odedsl.errors import SpecError
 from odedsl.lang import model as ir
 from odedsl.lang.builtins import gives_images
@@ -120,7 +121,7 @@ def build_data(
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
     batch = spec.train.batch
     if spec.data is None:
-        return _noise(spec, batch) if split == "train" else KL_EVALUATION_SAMPLES
+        return _noise(spec, batch) if split == "train" else _held_out_noise(spec, split)
     source = spec.data
     kind = dataset(source.dataset).kind
     params = {k: v for k, v in source.args.items() if k not in ("seed", "split", "n")}
@@ -369,6 +370,14 @@ def _noise(spec: ir.CheckedModel, batch: int) -> StreamingBatches:
         return torch.randn((count, *shape), generator=generator, dtype=_real())
 
     return StreamingBatches(draw, batch)
+
+
+def _held_out_noise(spec: ir.CheckedModel, split: str) -> torch.Tensor:
+    """``KL_EVALUATION_SAMPLES`` standard normal draws (n, *flow shape) that score a flow
+    matching a target: one fixed draw per split, from independent streams, so the test figure
+    is never the draw that selection (``eval_every``) saw."""
+    draw = rng_for(0, split).standard_normal((KL_EVALUATION_SAMPLES, *spec.flow_shape))
+    return torch.as_tensor(draw, dtype=_real())
 
 
 def train_config(spec: ir.CheckedModel, best_metric: str = "loss") -> TrainConfig:

@@ -1,9 +1,9 @@
 """Selection through the run commands: the validation split picks ``best.pt``, the test split is
 scored once, after training, and ``eval.json`` says where its figures come from.
 
-``build_data`` is wrapped by a spy: ``"validation"`` gives a held-out draw of the spec's data
-set (another seed than the test split), and ``"test"`` refuses to be built while training has
-not ended; every evaluation is recorded with the split it scored.
+``build_data`` is wrapped by a spy that labels the held-out splits it builds, and refuses to
+build ``"test"`` while training has not ended; every evaluation is recorded with the split it
+scored.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+import torch
 
 import odedsl
 from odedsl import workflow
@@ -48,7 +49,7 @@ def spy(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> SimpleNamespace:
     def fake_build_data(spec: Any, split: str = "train", **kwargs: Any) -> Any:
         seen.built.append(split)
         if split == "validation":
-            return Split(build_data(spec, "test", seed=12345), "validation")
+            return Split(build_data(spec, split, **kwargs), "validation")
         if split == "test":
             if not training_over():
                 raise AssertionError("the test split was built before training ended")
@@ -207,3 +208,32 @@ def test_training_png_draws_the_validation_scores(
     else:  # the best score is step 4's (rmse 0.3, loss 0.6)
         assert stars[starred_on] == [[4, 0.3 if selected == "rmse" else 0.6]]
         assert sum(star is not None for star in stars) == 1
+
+
+def test_a_flow_matching_a_density_is_scored_on_other_noise_for_validation_than_for_test() -> None:
+    # no data: each held-out split is its own fixed draw of 4096 standard normal base points
+    spec = odedsl.compile(SPECS / "cnf_density.ode").spec
+    validation, test = build_data(spec, "validation"), build_data(spec, "test")
+    assert validation.shape == test.shape == (4096, *spec.flow_shape)
+    assert not torch.equal(validation, test)
+    assert torch.equal(build_data(spec, "test"), test)
+    assert abs(float(test.mean())) < 0.05 and abs(float(test.std()) - 1) < 0.05
+
+
+def test_eval_every_on_files_without_a_validation_file_is_refused_before_training(
+    tmp_path: Path, capsys
+) -> None:
+    for name in ("a.csv", "c.csv"):
+        (tmp_path / name).write_text("u,v\n0.1,0.2\n0.3,-0.4\n-1.0,0.5\n", encoding="utf-8")
+    text = SPEC.read_text(encoding="utf-8")
+    line = next(row for row in text.splitlines() if "~ Moons" in row)
+    files = line[: line.index("~")] + '~ CSV(train = "a.csv", test = "c.csv")'
+    spec = tmp_path / "f.ode"
+    spec.write_text(text.replace(line, files), encoding="utf-8")
+    argv = ["train", str(spec), "--steps", "2", "--out", str(tmp_path / "run"), *QUICK]
+    assert main([*argv, "--set", "eval_every=1"]) == 1
+    err = capsys.readouterr().err
+    row = text.splitlines().index(line) + 1
+    assert f"f.ode:{row}:9: eval_every = 1 scores the validation split, and CSV() has no " in err
+    assert "validation file: add `validation = ...`" in err
+    assert not (tmp_path / "run").exists()
