@@ -19,6 +19,12 @@ NAMES = [
     "odenet_mnist",
     "latent_spirals",
     "poisson_events",
+    "sysid_oscillator",
+    "ude_lotka_volterra",
+    "pendulum_second_order",
+    "anode_annulus",
+    "node_annulus",
+    "regression_friedman",
 ]
 
 
@@ -47,6 +53,12 @@ def test_reference_spec_checks_without_warnings(models, name: str) -> None:
         ("odenet_mnist", "supervised", "likelihood", {"h": (64, 6, 6)}),
         ("latent_spirals", "latent", "elbo", {"z": (6,)}),
         ("poisson_events", "latent", "elbo", {"z": (4,)}),
+        ("sysid_oscillator", "trajectory", "likelihood", {"z": (2,)}),
+        ("ude_lotka_volterra", "trajectory", "likelihood", {"z": (2,)}),
+        ("pendulum_second_order", "trajectory", "likelihood", {"q": (1,), "p": (1,)}),
+        ("anode_annulus", "supervised", "likelihood", {"h": (5,)}),
+        ("node_annulus", "supervised", "likelihood", {"h": (2,)}),
+        ("regression_friedman", "supervised", "likelihood", {"h": (8,)}),
     ],
 )
 def test_kind_objective_and_states(models, name, kind, objective, states) -> None:
