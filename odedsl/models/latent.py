@@ -172,9 +172,11 @@ class LatentODE(nn.Module):
     encoder's. The bound and the training loss read the encoder's output as it is.
 
     Batches are mappings with ``ts`` (B, N) or (N,), ``x`` (B, N, D), optionally ``mask``
-    (B, N), and with an intensity ``events`` (B, E) and ``events_mask`` (B, E) (the keys
-    of ``odedsl.data.load``). Training solves use ``train_solver``; :meth:`predict` and
-    :meth:`evaluate` use ``eval_solver`` (default: the same).
+    (B, N), or (B, N, D) when points miss some of their channels (the encoder reads a missing
+    value as 0, the likelihood leaves it out), and with an intensity ``events`` (B, E) and
+    ``events_mask`` (B, E) (the keys of ``odedsl.data.load``). Training solves use
+    ``train_solver``; :meth:`predict` and :meth:`evaluate` use ``eval_solver`` (default: the
+    same).
     """
 
     def __init__(
@@ -289,7 +291,7 @@ class LatentODE(nn.Module):
         low = self.encoder_window
         fraction = low + (1.0 - low) * torch.rand(first.shape, dtype=times.dtype)
         cut = first + fraction.to(times.device) * (last - first)
-        return Observations(times, observations.values, mask & (times <= cut))
+        return observations.masked_to(times <= cut)
 
     def posterior_samples(
         self,
@@ -399,10 +401,10 @@ class LatentODE(nn.Module):
         exactly 0."""
         if self.likelihood is None:
             return gaussian_log_likelihood(
-                observations.values, self.decoder(z), self.noise_std, observations.mask
+                observations.values, self.decoder(z), self.noise_std, observations.cell_mask
             )
         params = self._observation_parameters(z)
-        mask = observations.mask[..., None]
+        mask = observations.cell_mask
         values = torch.where(mask, observations.values, torch.zeros_like(observations.values))
         log_density = self.likelihood.log_prob(values, *params)
         log_density = torch.where(mask, log_density, torch.zeros_like(log_density))
@@ -487,7 +489,8 @@ class LatentODE(nn.Module):
     ) -> Tensor:
         """Decoded predictions at ``t_new`` given observations ``(t_obs, x_obs)``.
 
-        ``t_obs`` (N,) shared or (B, N) per series, ``x_obs`` (B, N, D), ``mask`` (B, N);
+        ``t_obs`` (N,) shared or (B, N) per series, ``x_obs`` (B, N, D), ``mask`` (B, N) or
+        (B, N, D);
         ``t_new`` (M,) or (B, M), any times ≥ t0 (beyond the observations: extrapolation).
         Returns the prediction from the posterior mean, (B, M, D), or with ``samples`` = K
         posterior draws, (K, B, M, D). The posterior mean is refined by ``refine`` Adam steps
@@ -544,15 +547,31 @@ class LatentODE(nn.Module):
 
     def evaluate(self, data: Mapping[str, Any]) -> dict[str, float]:
         """Held-out ``loss`` (the negative bound with KL weight 1, evaluation solver, posterior
-        noise from a fixed seed) and, when ``data`` has a future (``ts_future``,
-        ``x_future``), the forecast ``rmse`` of :meth:`predict` from the posterior mean."""
+        noise from a fixed seed) and ``rmse``: when ``data`` has a future (``ts_future``,
+        ``x_future``), the forecast's of :meth:`predict` from the posterior mean; otherwise (a
+        user's series, with no future) the reconstruction's, :meth:`reconstruction_rmse`.
+        Data of events (a Poisson likelihood) and no future are scored by ``loss`` alone."""
         generator = torch.Generator().manual_seed(EVALUATION_SEED)
         with torch.no_grad():
             bound = self.bound(data, generator=generator, kl_weight=1.0, solver=self.eval_solver)
             results = {"loss": float(-bound.value.mean())}
             if "x_future" in data:
                 results["rmse"] = forecast_rmse(self.predict, data, self._like())
+            elif not self.field.has_intensity:
+                results["rmse"] = self.reconstruction_rmse(data)
         return results
+
+    def reconstruction_rmse(self, data: Mapping[str, Any]) -> float:
+        """RMSE of the decoded path from each series' posterior mean (refined as in
+        :meth:`predict`) against its own observed values, over every observed value of every
+        series (missing values and padding left out): how well the model reconstructs series
+        it was not trained on, from their observations."""
+        observations, _, _ = self._batch(data)
+        cells = observations.cell_mask
+        times = observations.times
+        prediction = self.predict(times, observations.values, times, mask=cells)
+        error = torch.where(cells, prediction - observations.values, 0.0).pow(2)
+        return float((error.sum() / cells.sum()).sqrt())
 
 
 def _check_count(name: str, value: Any, low: int) -> None:
