@@ -1,20 +1,20 @@
-"""Networks of a checked spec built from the layer library (``odedsl.compile.layers``).
+"""Networks of a checked spec built from the layer library (``odedsl.nn.layers``).
 
 Each checked :class:`~odedsl.lang.model.Layer` already holds resolved sizes; this module only
 maps it onto the library's constructor (a ``PlanarFlow`` onto
 :class:`~odedsl.models.planar.PlanarLayers`, parameters ``N(0, 0.1²)``). Weights take the
 library's (PyTorch's) default initialisation from the global generator, which
-:func:`odedsl.compile.compile` seeds.
+:func:`odedsl.compiler.compile` seeds.
 """
 
 from __future__ import annotations
 
 from torch import nn
 
-from odedsl.compile import layers
-from odedsl.compile.codegen import LoweringError
+from odedsl.compiler.codegen import LoweringError
 from odedsl.lang import model as ir
 from odedsl.models.planar import PlanarLayers
+from odedsl.nn import layers
 
 
 def build_network(layer: ir.Layer) -> nn.Module:

@@ -12,8 +12,8 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from odedsl.compile import compile
-from odedsl.compile.lower import classifier_template
+from odedsl.compiler import compile
+from odedsl.compiler.lower import classifier_template
 from odedsl.models.observed import ObservedODE
 from odedsl.solvers import solve
 
