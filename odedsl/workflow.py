@@ -29,10 +29,10 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from odedsl.compile import build_data, compile, train_config
-from odedsl.compile.overrides import EVALUATION_ONLY
-from odedsl.compile.program import OBSERVED_KINDS
-from odedsl.compile.runtime import check_data_files, data_files, data_root
+from odedsl.compiler import build_data, compile, train_config
+from odedsl.compiler.overrides import EVALUATION_ONLY
+from odedsl.compiler.program import OBSERVED_KINDS
+from odedsl.compiler.runtime import check_data_files, data_files, data_root
 from odedsl.data import DataError, dataset
 from odedsl.data.files import file_for
 from odedsl.lang import load_source

@@ -160,8 +160,8 @@ def overrides_for(job: Mapping[str, Any]) -> dict[str, Any]:
 
 def build(job: Mapping[str, Any]) -> tuple[nn.Module, Any, Any, Any, dict[str, Any]]:
     """Model, training data, test data, training configuration and the spec overrides."""
-    from odedsl.compile import build_data, train_config
-    from odedsl.compile import compile as compile_spec
+    from odedsl.compiler import build_data, train_config
+    from odedsl.compiler import compile as compile_spec
     from odedsl.models.resnet import ResNetClassifier
 
     changes = overrides_for(job)

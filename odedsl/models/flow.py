@@ -3,7 +3,7 @@
 A flow moves base samples ``z(t0) ~ N(0, I)`` to data ``x = z(t1)`` along ``dz/dt = f(t, z)``,
 and the log-density follows ``d log p/dt = −tr ∂f/∂z`` (the instantaneous change of variables).
 Both travel in one solve of the augmented state built by
-:class:`odedsl.compile.trace.AugmentedDynamics`, together with RNODE's regularizers
+:class:`odedsl.nn.trace.AugmentedDynamics`, together with RNODE's regularizers
 (kinetic energy ``∫‖f‖² dt`` and Jacobian norm ``∫‖∂f/∂z‖²_F dt``) when their weights are set.
 """
 
@@ -16,7 +16,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from odedsl.compile.trace import AugmentedDynamics
+from odedsl.nn.trace import AugmentedDynamics
 from odedsl.solvers import SolverStats
 from odedsl.training.protocol import LossOutput
 

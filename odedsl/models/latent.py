@@ -32,7 +32,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from odedsl.compile.layers import takes_time
+from odedsl.nn.layers import takes_time
 from odedsl.training.protocol import LossOutput
 
 from .distributions import family

@@ -16,7 +16,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from odedsl.compile.layers import GRU, RNN
+from odedsl.nn.layers import GRU, RNN
 from odedsl.training.protocol import LossOutput
 
 from .likelihoods import gaussian_log_likelihood
