@@ -32,7 +32,7 @@ import numpy as np
 import torch
 
 import odedsl
-from odedsl.compile import build_data
+from odedsl.compiler import build_data
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
