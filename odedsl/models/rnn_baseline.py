@@ -19,8 +19,9 @@ from torch import Tensor, nn
 from odedsl.nn.layers import GRU, RNN
 from odedsl.training.protocol import LossOutput
 
+from .inputs import as_tensor
 from .likelihoods import gaussian_log_likelihood
-from .series import Observations, as_tensor, forecast_rmse
+from .series import Observations, forecast_rmse
 
 CELLS = {"rnn": RNN, "gru": GRU}
 
