@@ -42,7 +42,7 @@ from torchdyn.core import NeuralODE
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._common import markdown_table
-from odedsl.compile import compile as compile_spec
+from odedsl.compiler import compile as compile_spec
 from odedsl.data import sample
 from odedsl.models.flow import standard_normal_log_prob
 

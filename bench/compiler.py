@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from _common import interleaved_medians, markdown_table
 
-from odedsl.compile import compile
+from odedsl.compiler import compile
 
 SPEC = (Path(__file__).parents[1] / "specs" / "cnf_density.ode").read_text()
 BATCH = 512

@@ -5,7 +5,7 @@ D in (2, 8, 32, 128), float32. Variants, all on the same tensors:
 
 - dynamics: ``f`` alone, hand-written torch (the floor any trace strategy adds to);
 - symbolic: the code ``odedsl.symbolic`` emits for ``(f, tr ∂f/∂z)``, executed;
-- exact: ``odedsl.compile.trace.exact_trace`` on the hand-written ``f`` (D vjps);
+- exact: ``odedsl.nn.trace.exact_trace`` on the hand-written ``f`` (D vjps);
 - hutchinson: ``f`` and one vjp with fixed noise (``hutchinson_trace``).
 
 The gate g(t) is a fixed tensor for all variants (its network costs the same in each). Two
@@ -33,7 +33,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from odedsl.compile.trace import exact_trace, hutchinson_trace, load_symbolic
+from odedsl.nn.trace import exact_trace, hutchinson_trace, load_symbolic
 from odedsl.symbolic import DynamicsBuilder, apply, sum_over, symbolic_dynamics
 
 UNITS, BATCH = 64, 512

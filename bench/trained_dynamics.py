@@ -21,7 +21,7 @@ from torch import nn
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import odedsl
-from odedsl.compile import build_data
+from odedsl.compiler import build_data
 from odedsl.models.series import Observations
 
 OUT = Path(__file__).resolve().parent / "data" / "latent_spirals_mlp.npz"

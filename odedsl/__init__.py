@@ -26,8 +26,8 @@ _EXPORTS: dict[str, str] = {
     "SolverError": "odedsl.errors",
     "SpecError": "odedsl.errors",
     "check": "odedsl.lang",
-    "compile": "odedsl.compile",  # the package itself is callable (see its __init__)
-    "generated_code": "odedsl.compile",
+    "compile": "odedsl.compiler",
+    "generated_code": "odedsl.compiler",
     "train": "odedsl.workflow",
     "load": "odedsl.workflow",
     "evaluate": "odedsl.workflow",

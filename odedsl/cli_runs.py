@@ -141,7 +141,7 @@ def run_plot(args: argparse.Namespace) -> int:
 
 
 def run_show(args: argparse.Namespace) -> int:
-    from odedsl.compile import compile, generated_code
+    from odedsl.compiler import compile, generated_code
 
     model = compile(args.spec, **_settings(args.set))
     if args.code:

@@ -27,16 +27,18 @@ from typing import Any, TextIO
 import numpy as np
 import torch
 from torch import nn
+from torch.nn import functional as F
 
-from odedsl.compile import build_data, compile, train_config
-from odedsl.compile.overrides import EVALUATION_ONLY
-from odedsl.compile.program import OBSERVED_KINDS
-from odedsl.compile.runtime import check_data_files, data_files, data_root
+from odedsl.compiler import build_data, compile, train_config
+from odedsl.compiler.overrides import EVALUATION_ONLY
+from odedsl.compiler.program import OBSERVED_KINDS
+from odedsl.compiler.runtime import check_data_files, data_files, data_root
 from odedsl.data import DataError, dataset
 from odedsl.data.files import file_for
 from odedsl.lang import load_source
 from odedsl.models.distributions import FAMILIES
 from odedsl.models.observed import ObservedODE
+from odedsl.symbolic.names import mangle
 from odedsl.training import RunError, RunFolder, TrainingSetup, load_trained, run_training
 from odedsl.training.atomic import atomic_write_text
 from odedsl.training.run import BEST
@@ -254,12 +256,15 @@ def _finish(folder: Path, status: int, stream: TextIO | None) -> Path:
 
 def _describe(results: Mapping[str, Any]) -> str:
     """``evaluation on test (best.pt, step 400: best validation nll 1.25): nll 1.21, ...``."""
-    where = ("split", "checkpoint", "step", "selected_by")
+    where = ("split", "checkpoint", "step", "selected_by", "parameters")
     parts = [
         f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
         for k, v in results.items()
         if k not in where
     ]
+    learned = results.get("parameters") or {}
+    if learned:
+        parts.append("learned " + ", ".join(f"{k} = {_short(v)}" for k, v in learned.items()))
     checkpoint = results.get("checkpoint")
     name = BEST if checkpoint == "best" else f"{checkpoint} checkpoint"
     source = f"{name}, step {results.get('step')}"
@@ -267,6 +272,12 @@ def _describe(results: Mapping[str, Any]) -> str:
     if selected and isinstance(selected.get("value"), float):
         source += f": best {selected['split']} {selected['metric']} {selected['value']:.4g}"
     return f"evaluation on {results.get('split')} ({source}): " + ", ".join(parts)
+
+
+def _short(value: float | list[float]) -> str:
+    if isinstance(value, list):
+        return "[" + ", ".join(f"{v:.4g}" for v in value) + "]"
+    return f"{value:.4g}"
 
 
 def _run_folder(run: str | Path) -> Path:
@@ -353,8 +364,35 @@ def _evaluate(model: nn.Module, test: Any, metadata: Mapping[str, Any]) -> dict[
     if stats is not None:
         results["nfe_forward"] = int(stats.nfe_forward)
     results["seconds"] = round(seconds, 3)
+    learned = learned_parameters(model)
+    if learned:
+        results["parameters"] = learned
     results.update(_provenance(metadata))
     return results
+
+
+LEARNED_SIZE = 16
+"""Parameters of at most this many entries are reported by name in ``eval.json``."""
+
+
+def learned_parameters(model: nn.Module) -> dict[str, float | list[float]]:
+    """The trained values of the spec's small free parameters (at most ``LEARNED_SIZE``
+    entries; not time-dependent ones), by their spec names: a ``Positive`` one as its positive
+    value (the softplus of what is stored). Rates of a universal differential equation, a
+    learned initial state, an observation noise."""
+    stored = dict(model.named_parameters())
+    found: dict[str, float | list[float]] = {}
+    for param in model.spec.params:
+        if param.hyper is not None or param.numel > LEARNED_SIZE:
+            continue
+        member = mangle("p_", param.name)
+        tensor = next((v for k, v in stored.items() if k.rsplit(".", 1)[-1] == member), None)
+        if tensor is None:
+            continue
+        value = F.softplus(tensor) if param.positive else tensor
+        values = [round(float(v), 6) for v in value.detach().reshape(-1)]
+        found[param.name] = values[0] if param.shape == () else values
+    return found
 
 
 def _provenance(metadata: Mapping[str, Any]) -> dict[str, Any]:

@@ -21,7 +21,7 @@ import time
 
 import torch
 
-from odedsl.compile import compile as compile_spec
+from odedsl.compiler import compile as compile_spec
 from odedsl.data import log_normalizer
 from odedsl.data.targets import BOX
 from odedsl.models.planar import PlanarFlow

@@ -42,7 +42,7 @@ import numpy as np
 import torch
 
 import odedsl
-from odedsl.compile import build_data
+from odedsl.compiler import build_data
 from odedsl.data import load
 from odedsl.data.events import HORIZON, event_intensity
 from odedsl.models.rnn_baseline import RNNBaseline

@@ -166,8 +166,8 @@ def overrides_for(job: Mapping[str, Any]) -> dict[str, Any]:
 def build(job: Mapping[str, Any]) -> tuple[nn.Module, Any, Any, Any, Any, dict[str, Any]]:
     """Model, training, validation and test data, training configuration (``best.pt`` chosen
     by the validation error) and the spec overrides."""
-    from odedsl.compile import build_data, train_config
-    from odedsl.compile import compile as compile_spec
+    from odedsl.compiler import build_data, train_config
+    from odedsl.compiler import compile as compile_spec
     from odedsl.models.resnet import ResNetClassifier
 
     changes = overrides_for(job)

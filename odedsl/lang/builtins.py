@@ -531,6 +531,18 @@ DISTRIBUTIONS: dict[str, DistributionKind] = {
             constraints={"mean": "real", "scale": "positive"},
         ),
         DistributionKind(
+            "StudentT",
+            (
+                Arg("df", "expr", doc="degrees of freedom ν"),
+                Arg("mean", "expr", doc="location"),
+                Arg("scale", "expr", doc="scale"),
+            ),
+            "independent Student's t with ν degrees of freedom, location μ and scale σ: heavy "
+            "tails for data with outliers (ν → ∞ is the Normal)",
+            "y ~ StudentT(4, out(h(1.0)), s)",
+            constraints={"df": "positive", "mean": "real", "scale": "positive"},
+        ),
+        DistributionKind(
             "Poisson",
             (Arg("rate", "expr", doc="rate"),),
             "counts 0, 1, 2, ... with mean `rate` (> 0), independent per entry",

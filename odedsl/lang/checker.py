@@ -25,7 +25,7 @@ from odedsl.lang.env import Env
 from odedsl.lang.equations import DynamicsChecker
 from odedsl.lang.expressions import ExpressionChecker
 from odedsl.lang.inference import InferenceChecker
-from odedsl.lang.kinds import infer_kind, objectives
+from odedsl.lang.kinds import FLOW_KINDS, infer_kind, objectives
 from odedsl.lang.options import check_solver, check_train
 from odedsl.lang.parser import parse
 from odedsl.lang.sections import Sections, collect_sections
@@ -94,7 +94,7 @@ def _check(model: nodes.Model, env: Env) -> ir.CheckedModel | None:
         flow_state = ir.State(discrete.result, discrete.shape, discrete.loc) if discrete else None
         flow = False
     else:
-        flow = kind in ("flow_ml", "flow_density")
+        flow = kind in FLOW_KINDS
         _require_states(env, sections, states.states, kind, states.domain)
         section = sections.blocks.get("flow" if flow else "dynamics")
         equations = DynamicsChecker(

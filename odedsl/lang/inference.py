@@ -198,15 +198,8 @@ class InferenceChecker:
                     notes=[Note(f"`{param.name}` is declared here", param.loc)],
                 )
                 continue
-            if target.id in first:
-                self.reporter.error(
-                    "E053",
-                    f"`{target.id}` has a second prior",
-                    statement.loc,
-                    notes=[Note("the first is here", first[target.id])],
-                )
+            if self._again(first, target.id, statement, "prior"):
                 continue
-            first[target.id] = statement.loc
             distribution = self.distributions.check(
                 statement.distribution,
                 param.name,
@@ -218,6 +211,21 @@ class InferenceChecker:
             if distribution is not None:
                 found.append(ir.ParamPrior(param.name, distribution, statement.loc))
         return found
+
+    def _again(
+        self, first: dict[str, Span], name: str, statement: nodes.Statement, what: str
+    ) -> bool:
+        """Whether ``name`` already has its ``what`` (reported, E053); else records this one."""
+        if name in first:
+            self.reporter.error(
+                "E053",
+                f"`{name}` has a second {what}",
+                statement.loc,
+                notes=[Note("the first is here", first[name])],
+            )
+            return True
+        first[name] = statement.loc
+        return False
 
     def _encoder(
         self, sections: Sections, priors: dict[str, _Prior]
@@ -242,15 +250,8 @@ class InferenceChecker:
                         help=f"add `{target.id} ~ Normal(0, 1)` to `prior`",
                     )
                     continue
-                if target.id in first:
-                    self.reporter.error(
-                        "E053",
-                        f"`{target.id}` has a second posterior",
-                        statement.loc,
-                        notes=[Note("the first is here", first[target.id])],
-                    )
+                if self._again(first, target.id, statement, "posterior"):
                     continue
-                first[target.id] = statement.loc
                 distribution = self.distributions.check(
                     statement.distribution,
                     target.id,

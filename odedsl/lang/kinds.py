@@ -15,7 +15,7 @@ from collections.abc import Collection, Iterable
 from odedsl.lang import nodes
 from odedsl.lang.diagnostics import Reporter
 from odedsl.lang.discrete import is_discrete_flow
-from odedsl.lang.model import ModelKind
+from odedsl.lang.model import CheckedModel, ModelKind
 from odedsl.lang.sections import Sections
 
 REQUIRED: dict[str, tuple[str, ...]] = {
@@ -56,6 +56,8 @@ OBJECTIVES: dict[str, tuple[str, ...]] = {
     "latent": ("elbo", "iwae"),
 }
 """Every objective a kind can train with; :func:`objectives` narrows them to one model."""
+FLOW_KINDS = ("flow_ml", "flow_density")
+"""The kinds that are flows: the only ones whose solver computes a trace (`trace`)."""
 LABEL_FAMILIES = ("Categorical", "Bernoulli")
 """Responses for which `:cross_entropy` (the negative log-likelihood of labels) is accepted."""
 
@@ -76,6 +78,19 @@ def objectives(kind: str, families: Iterable[str], param_priors: bool) -> tuple[
     else:
         return OBJECTIVES[kind]
     return ("map", *fitting) if param_priors else fitting
+
+
+def model_objectives(model: CheckedModel) -> tuple[str, ...]:
+    """:func:`objectives` of a checked model: what its `objective` may be (the inferred one
+    first), for the checker's and the overrides' refusals alike."""
+    families = (observation.distribution.family for observation in model.likelihood)
+    return objectives(model.kind, families, bool(model.param_priors))
+
+
+def counts_epochs(kind: str) -> bool:
+    """Whether training a model of ``kind`` can be counted in `epochs` (passes over its data):
+    not for a flow matching a target density, which has none."""
+    return kind != "flow_density"
 
 
 def is_latent_prior(sections: Sections, params: Collection[str]) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from itertools import pairwise
 
@@ -26,7 +27,7 @@ from odedsl.lang.builtins import (
 from odedsl.lang.declarations import refuse
 from odedsl.lang.diagnostics import Note, did_you_mean, one_of
 from odedsl.lang.env import Env
-from odedsl.lang.kinds import NOUNS, OBJECTIVES
+from odedsl.lang.kinds import NOUNS, OBJECTIVES, counts_epochs
 from odedsl.lang.sections import Sections
 from odedsl.lang.source import Span
 from odedsl.lang.trace import choose_trace
@@ -168,6 +169,31 @@ def _schedule(env: Env, expr: nodes.Expr) -> object:
     return INVALID
 
 
+# -- rules the overrides share (odedsl.compiler.overrides) ----------------------------------------
+
+
+def needs_step_size(method: str, step_size: float | None) -> bool:
+    """Whether ``method`` is a fixed-step method left without a ``step_size`` (E083)."""
+    return not METHODS[method] and step_size is None
+
+
+def sets_both_lengths(names: Collection[str]) -> bool:
+    """Whether both `steps` and `epochs` are among ``names`` (E082): they are one length."""
+    return "steps" in names and "epochs" in names
+
+
+def latent_only(name: str, kind: str) -> str | None:
+    """What `train` option ``name`` does, when only latent models read it and a model of
+    ``kind`` is not one (W004); None when ``kind`` reads it."""
+    return LATENT_TRAIN_OPTIONS[name] if name in LATENT_TRAIN_OPTIONS and kind != "latent" else None
+
+
+def needs_validation(name: str, eval_every: int) -> str | None:
+    """Why `train` option ``name`` has no effect without validation scores (W004), when it
+    acts only on them and ``eval_every`` is 0; None otherwise."""
+    return SELECTION_OPTIONS[name] if name in SELECTION_OPTIONS and not eval_every else None
+
+
 # -- solver ----------------------------------------------------------------------------------------
 
 
@@ -209,7 +235,7 @@ def _solver(
     values.update({name: g.value for name, g in given.items()})
     method: str = values["method"]  # type: ignore[assignment]
     adaptive = METHODS[method]
-    if not adaptive and values["step_size"] is None:
+    if needs_step_size(method, values["step_size"]):  # type: ignore[arg-type]
         env.reporter.error(
             "E083",
             f"`:{method}` is a fixed-step method and needs a `step_size`",
@@ -272,14 +298,14 @@ def check_train(
     ``kinds.OBJECTIVES``)."""
     before = len(env.reporter.diagnostics)
     given = _read(env, sections.statements("train"), TRAIN_OPTIONS, "train")
-    if "steps" in given and "epochs" in given:
+    if sets_both_lengths(given):
         env.reporter.error(
             "E082",
             "`steps` and `epochs` both set the length of training: keep one",
             given["epochs"].statement.loc,
             notes=[Note("`steps` is set here", given["steps"].statement.loc)],
         )
-    if "epochs" in given and kind == "flow_density":
+    if "epochs" in given and not counts_epochs(kind):
         env.reporter.error(
             "E081",
             "`epochs` count passes over the data, and this model has none: use `steps`",
@@ -308,17 +334,19 @@ def check_train(
     if not isinstance(schedule, ir.Schedule):
         schedule = ir.Schedule(schedule)  # type: ignore[arg-type]
     _check_milestones(env, given, schedule, values)
-    for name, what in LATENT_TRAIN_OPTIONS.items():
-        if name in given and kind != "latent":
+    for name in LATENT_TRAIN_OPTIONS:
+        what = latent_only(name, kind)
+        if name in given and what is not None:
             _no_effect(
                 env,
                 given[name],
                 f"`{name}` only applies to latent models",
                 help=f"{what}, and this is {NOUNS[kind]}: remove `{name}`",
             )
-    for name, what in SELECTION_OPTIONS.items():
-        if name in given and not values["eval_every"]:
-            _no_effect(env, given[name], what, help=f"set `eval_every = N`, or remove `{name}`")
+    for name in SELECTION_OPTIONS:
+        why = needs_validation(name, values["eval_every"])  # type: ignore[arg-type]
+        if name in given and why is not None:
+            _no_effect(env, given[name], why, help=f"set `eval_every = N`, or remove `{name}`")
     for name in ("kinetic", "jacobian"):
         if name in given and not ode:
             _no_effect(env, given[name], f"`{name}` regularizes an ODE; a discrete flow has none")

@@ -6,6 +6,8 @@ Each is an ``nn.Module`` with ``loss(batch) -> LossOutput`` for ``odedsl.trainin
 kind, ``log_prob``/``sample`` (flows), ``forward``/``predict`` (supervised observed ODEs:
 logits or means), ``predict``/``sample`` (trajectory models: the observations at times) and
 ``predict`` (latent ODEs: decoded forecasts); ``evaluate(data)`` gives held-out metrics.
+Every one reads its array arguments through :mod:`odedsl.models.inputs`: numpy arrays, lists
+and any float dtype are converted; NaN and wrong shapes are refused naming the argument.
 """
 
 from __future__ import annotations

@@ -139,6 +139,49 @@ register(
     )
 )
 
+# -- StudentT -------------------------------------------------------------------------------------
+
+
+def _student_t_log_prob(value: Tensor, df: Tensor, mean: Tensor, scale: Tensor) -> Tensor:
+    z = (value - mean) / scale
+    return (
+        torch.lgamma(0.5 * (df + 1.0))
+        - torch.lgamma(0.5 * df)
+        - 0.5 * torch.log(math.pi * df)
+        - torch.log(scale)
+        - 0.5 * (df + 1.0) * torch.log1p(z * z / df)
+    )
+
+
+def _student_t_sample(
+    generator: torch.Generator | None, df: Tensor, mean: Tensor, scale: Tensor
+) -> Tensor:
+    """``μ + σ Z / sqrt(V / ν)`` with Z standard normal and V ~ χ²(ν) = Gamma(ν/2, scale 2);
+    torch's gamma sampler reads the global stream, so with a ``generator`` it runs on a
+    stream seeded from it."""
+    shape = _shape(df, mean, scale)
+    z = _standard(torch.randn, generator, mean, shape)
+    half = (0.5 * df).expand(shape).detach()
+    if generator is None:
+        chi2 = 2.0 * torch._standard_gamma(half)
+    else:
+        seed = int(torch.randint(2**62, (1,), generator=generator, device=generator.device))
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            chi2 = 2.0 * torch._standard_gamma(half.cpu()).to(half.device)
+    return mean + scale * z * torch.rsqrt(chi2 / df)
+
+
+register(
+    Family(
+        "StudentT",
+        ("df", "mean", "scale"),
+        _student_t_log_prob,
+        lambda df, mean, scale: mean.expand(_shape(df, mean, scale)),
+        _student_t_sample,
+    )
+)
+
 # -- Poisson --------------------------------------------------------------------------------------
 
 

@@ -32,10 +32,11 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from odedsl.compile.layers import takes_time
+from odedsl.nn.layers import takes_time
 from odedsl.training.protocol import LossOutput
 
 from .distributions import family
+from .inputs import as_mask, as_tensor, check_scored, check_shape, format_shape
 from .likelihoods import (
     gaussian_log_likelihood,
     logmeanexp,
@@ -43,7 +44,7 @@ from .likelihoods import (
     normal_log_prob,
     poisson_process_log_likelihood,
 )
-from .series import Observations, as_mask, as_tensor, forecast_rmse, gather_at, union_grid
+from .series import Observations, forecast_rmse, gather_at, union_grid
 from .settings import SolverSettings
 
 OBJECTIVES = ("elbo", "iwae")
@@ -436,6 +437,7 @@ class LatentODE(nn.Module):
             like,
             names=("batch['ts']", "batch['x']", "batch['mask']"),
         )
+        self._check_channels(observations, "batch['x']")
         if not self.field.has_intensity:
             return observations, None, None
         if "events" not in batch:
@@ -443,15 +445,11 @@ class LatentODE(nn.Module):
                 "this latent ODE has a Poisson-process likelihood: the batch needs 'events' "
                 "(B, E) event times and 'events_mask' (B, E)"
             )
-        events = as_tensor(batch["events"], like, "batch['events']")
-        if events.ndim != 2 or events.shape[0] != observations.batch:
-            raise ValueError(
-                f"batch['events'] must have shape ({observations.batch}, E), "
-                f"got {tuple(events.shape)}"
-            )
+        events = as_tensor(batch["events"], like, "batch['events']", masked=True)
+        check_shape(events, (observations.batch, "E"), "batch['events']")
         shape = tuple(events.shape)
         mask = as_mask(batch.get("events_mask"), shape, events.device, "batch['events_mask']")
-        return observations, events, mask
+        return observations, check_scored(events, mask, "batch['events']"), mask
 
     def loss(self, batch: Mapping[str, Any]) -> LossOutput:
         """Mean over the batch's series of the negative bound (training solver, current KL
@@ -489,16 +487,26 @@ class LatentODE(nn.Module):
     ) -> Tensor:
         """Decoded predictions at ``t_new`` given observations ``(t_obs, x_obs)``.
 
-        ``t_obs`` (N,) shared or (B, N) per series, ``x_obs`` (B, N, D), ``mask`` (B, N) or
-        (B, N, D);
-        ``t_new`` (M,) or (B, M), any times ≥ t0 (beyond the observations: extrapolation).
-        Returns the prediction from the posterior mean, (B, M, D), or with ``samples`` = K
-        posterior draws, (K, B, M, D). The posterior mean is refined by ``refine`` Adam steps
+        A batch: ``t_obs`` (N,) shared or (B, N) per series, ``x_obs`` (B, N, D), ``mask``
+        (B, N) or, for values missing from some channels, (B, N, D); ``t_new`` (M,) or
+        (B, M), any times ≥ t0 (beyond the observations: extrapolation). Returns the
+        prediction from the posterior mean, (B, M, D), or with ``samples`` = K posterior
+        draws, (K, B, M, D). One series: ``t_obs`` (N,), ``x_obs`` (N, D) (or (N,) with one
+        channel), ``mask`` (N,) and ``t_new`` (M,) give (M, D) (or (M,)), or (K, M, D) with
+        samples: the batch of that one series, without its batch axis. The posterior mean is
+        refined by ``refine`` Adam steps
         (:meth:`refine_mean`; default: the model's ``refine``, 0 reads the encoder's mean as
-        it is). Uses the evaluation solver.
+        it is). Uses the evaluation solver. Arrays of any float dtype are converted; NaN in
+        ``x_obs`` or ``t_obs`` is refused except where ``mask`` is False.
         """
         like = self._like()
-        observations = Observations.of(t_obs, x_obs, mask, like)
+        values = as_tensor(x_obs, like, "x_obs", masked=True)
+        given = tuple(values.shape)
+        single, flat = values.ndim in (1, 2), values.ndim == 1
+        if single:
+            t_obs, values, mask, t_new = _one_series(t_obs, values, mask, t_new, like)
+        observations = Observations.of(t_obs, values, mask, like)
+        self._check_channels(observations, "x_obs", given if single else None)
         mean, logvar = self.encode(observations)
         steps = self.refine if refine is None else refine
         _check_count("refine", steps, 0)
@@ -510,7 +518,44 @@ class LatentODE(nn.Module):
             _check_count("samples", samples, 1)
             z0 = self.posterior_samples(mean, logvar, samples, generator=generator)
         prediction = self.decode(z0, t_new, name="t_new")
-        return prediction[0] if samples is None else prediction
+        prediction = prediction[0] if samples is None else prediction
+        if not single:
+            return prediction
+        prediction = prediction.select(-3, 0)  # the batch axis
+        return prediction.squeeze(-1) if flat else prediction
+
+    def _check_channels(
+        self, observations: Observations, name: str, given: tuple[int, ...] | None = None
+    ) -> None:
+        """Refuse values whose channels are not those the decoder gives, naming ``name``;
+        ``given``: the shape of a single series as it was given (for the message)."""
+        expected = self._channels()
+        if expected is None or observations.values.shape[-1] == expected:
+            return
+        batch, one = (
+            f"(B, N, {expected})",
+            f"(N, {expected})" + (" or (N,)" if expected == 1 else ""),
+        )
+        shapes = batch if given is None else f"{one} for one series ({batch} for a batch)"
+        got = tuple(observations.values.shape) if given is None else given
+        raise ValueError(
+            f"{name} must have shape {shapes}: the model observes {expected} channel(s) per "
+            f"point; got {format_shape(got)}"
+        )
+
+    def _channels(self) -> int | None:
+        """The channels D of an observation (the decoder's output at one latent state), or
+        None when the decoder cannot tell (then the shapes are left to the networks)."""
+        if not hasattr(self, "_channel_count"):
+            like = self._like()
+            try:
+                with torch.no_grad():
+                    out = self.observation_mean(like.new_zeros(1, self.latent_dim))
+            except (RuntimeError, ValueError, TypeError, IndexError):
+                out = None
+            ok = isinstance(out, Tensor) and out.ndim == 2 and out.shape[0] == 1
+            self._channel_count = int(out.shape[1]) if ok else None
+        return self._channel_count
 
     def refine_mean(self, mean: Tensor, observations: Observations, steps: int) -> Tensor:
         """Posterior means (B, L) moved from ``mean`` by ``steps`` Adam steps (step size
@@ -572,6 +617,29 @@ class LatentODE(nn.Module):
         prediction = self.predict(times, observations.values, times, mask=cells)
         error = torch.where(cells, prediction - observations.values, 0.0).pow(2)
         return float((error.sum() / cells.sum()).sqrt())
+
+
+def _one_series(
+    t_obs: Any, values: Tensor, mask: Any, t_new: Any, like: Tensor
+) -> tuple[Tensor, Tensor, Tensor | None, Tensor]:
+    """One series (``values`` (N, D) or (N,), times (N,), mask (N,), new times (M,)) as the
+    batch of that one series: (1, N), (1, N, D), (1, N) and (M,)."""
+    points = values.shape[0]
+    values = values.reshape(1, points, *(values.shape[1:] or (1,)))
+    times = as_tensor(t_obs, like, "t_obs", masked=True)
+    if tuple(times.shape) != (points,):
+        raise ValueError(
+            f"t_obs must have shape ({points},) for one series x_obs of {points} points, "
+            f"got {format_shape(tuple(times.shape))} (a batch: x_obs (B, N, D))"
+        )
+    if mask is not None:
+        mask = as_mask(mask, (points,), like.device, "mask")[None]
+    new = as_tensor(t_new, like, "t_new")
+    if new.ndim != 1:
+        raise ValueError(
+            f"t_new must have shape (M,) for one series, got {format_shape(tuple(new.shape))}"
+        )
+    return times[None], values, mask, new
 
 
 def _check_count(name: str, value: Any, low: int) -> None:

@@ -28,9 +28,9 @@ unbiased estimate of the negative log-posterior of the whole training set divide
 
 Batches are mappings keyed as ``odedsl.data.load`` returns them: inputs ``x`` and responses
 ``y`` (supervised), or times ``ts`` (B, N) or (N,), values ``x`` (B, N, ...) and ``mask``
-(B, N) or per channel (B, N, D) (trajectories). Arrays may be numpy arrays or tensors of any
-float dtype: they are converted to the model's dtype; NaN is refused, naming the argument,
-except in series values where the mask is False.
+(B, N) or per channel (B, N, D) (trajectories). Arrays may be numpy arrays, lists or tensors
+of any float dtype: they are converted to the model's dtype (:mod:`odedsl.models.inputs`); NaN
+and ±inf are refused, naming the argument, except in series where the mask is False.
 """
 
 from __future__ import annotations
@@ -45,6 +45,7 @@ from odedsl.solvers import SolverStats
 from odedsl.training.protocol import LossOutput
 
 from .distributions import Family, family
+from .inputs import as_mask, as_tensor, check_scored
 from .series import series_times, union_grid
 from .settings import SolverSettings
 
@@ -237,9 +238,11 @@ class ObservedODE(nn.Module):
         out: dict[str, Tensor] = {}
         for key in keys:
             integer = any(o.value == key and o.family.integer_values for o in self.observations)
-            out[key] = _convert(batch[key], like, f"batch[{key!r}]", integer, key in masked)
+            out[key] = as_tensor(
+                batch[key], like, f"batch[{key!r}]", integer=integer, masked=key in masked
+            )
         if "mask" in batch and self.kind == "trajectory":
-            out["mask"] = torch.as_tensor(batch["mask"], device=like.device).to(torch.bool)
+            out["mask"] = as_mask(batch["mask"], None, like.device, "batch['mask']")
         return out
 
     def _series_values(self) -> set[str]:
@@ -304,10 +307,7 @@ class ObservedODE(nn.Module):
             if mask is not None:
                 mask = mask.reshape(*mask.shape[:2], -1).any(-1)
             scored = mask if mask is not None else torch.ones_like(times, dtype=torch.bool)
-            if bool((torch.isnan(times) & scored).any()):
-                raise ValueError(
-                    f"batch[{observation.times!r}] holds NaN at an observed point; mask it out"
-                )
+            check_scored(times, scored, f"batch[{observation.times!r}]")
             queries.append((times, mask, f"batch[{observation.times!r}]"))
         queries += [(times, None, name) for times, name in extra]
         grid = union_grid(self.t0, queries, like)
@@ -359,11 +359,7 @@ class ObservedODE(nn.Module):
         mask = None
         if observation.series and "mask" in inputs:
             mask = _broadcast_mask(inputs["mask"], shape, observation.value)
-            if value.is_floating_point() and bool((torch.isnan(value) & mask).any()):
-                raise ValueError(
-                    f"batch[{observation.value!r}] holds NaN where the mask is True (an "
-                    "observed point); mask missing values out"
-                )
+            value = check_scored(value, mask, f"batch[{observation.value!r}]")
             value = torch.where(mask, value, torch.zeros_like(value))
         log_prob = observation.family.log_prob(value, *params)
         if mask is not None:
@@ -447,7 +443,7 @@ class ObservedODE(nn.Module):
                 raise ValueError(
                     "this model's start reads no data: predict(ts) gives the mean at times ts"
                 )
-            times = _convert(args[0], like, "ts", False, False)
+            times = as_tensor(args[0], like, "ts")
             shared = times.ndim == 1
             mean = self._means_at(observation, {}, times[None] if shared else times, settings)
             return mean[0] if shared else mean
@@ -462,7 +458,7 @@ class ObservedODE(nn.Module):
         inputs = self._read_batch(batch)
         size = self._batch_size(inputs)
         series_times(inputs[observation.times], size, like, "ts_obs")  # checks the shape
-        times = series_times(_convert(ts_new, like, "ts_new", False, False), size, like, "ts_new")
+        times = series_times(as_tensor(ts_new, like, "ts_new"), size, like, "ts_new")
         return self._means_at(observation, inputs, times, settings)
 
     def _means_at(
@@ -512,7 +508,7 @@ class ObservedODE(nn.Module):
                 size = self._batch_size(inputs)
             else:
                 inputs, size = {}, 1
-            times = series_times(_convert(ts, like, "ts", False, False), size, like, "ts")
+            times = series_times(as_tensor(ts, like, "ts"), size, like, "ts")
             h0, batched = self.start(inputs)
             if not batched:
                 h0 = tuple(h[None] for h in h0)
@@ -595,31 +591,6 @@ def _numel(shape: Sequence[int]) -> int:
     return total
 
 
-def _convert(value: Any, like: Tensor, name: str, integer: bool, masked: bool) -> Tensor:
-    """``value`` as a tensor of ``like``'s dtype (``long`` for class labels) and device;
-    NaN is refused naming ``name``, unless ``masked`` (series values, checked against the
-    mask where they are scored)."""
-    try:
-        tensor = torch.as_tensor(value)
-    except (TypeError, ValueError, RuntimeError):
-        raise ValueError(
-            f"{name} must be an array of numbers, got {type(value).__name__}"
-        ) from None
-    if tensor.dtype == torch.bool or not (tensor.is_floating_point() or _is_integer(tensor)):
-        raise ValueError(f"{name} must hold numbers, got {tensor.dtype}")
-    if tensor.is_floating_point() and not masked and bool(torch.isnan(tensor).any()):
-        raise ValueError(f"{name} holds NaN; give finite numbers (a series may mask them)")
-    if integer:
-        if tensor.is_floating_point() and bool((tensor != tensor.round()).any()):
-            raise ValueError(f"{name} holds class labels: integers, got fractions")
-        return tensor.to(device=like.device, dtype=torch.long)
-    return tensor.to(device=like.device, dtype=like.dtype)
-
-
-def _is_integer(tensor: Tensor) -> bool:
-    return not tensor.is_floating_point() and not tensor.is_complex()
-
-
 def _broadcast_mask(mask: Tensor, shape: tuple[int, ...], key: str) -> Tensor:
     """A mask (B, N) or per channel (B, N, ...) as a bool tensor broadcasting to ``shape``."""
     if tuple(mask.shape) == shape:
@@ -685,6 +656,6 @@ def _squared_errors(
 def _batches(data: Any) -> Iterable[Any]:
     if isinstance(data, Mapping):
         return [data]
-    if isinstance(data, tuple) and len(data) == 2 and isinstance(data[0], Tensor):
-        return [data]
+    if isinstance(data, tuple) and len(data) == 2 and not isinstance(data[0], Mapping | tuple):
+        return [data]  # one supervised batch (x, y) of arrays
     return data

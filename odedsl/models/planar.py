@@ -13,7 +13,7 @@ the same ``loss`` / ``evaluate`` / ``sample`` protocol as
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import torch
@@ -23,6 +23,7 @@ from torch.nn import functional as F
 from odedsl.training.protocol import LossOutput
 
 from .flow import checked_base, standard_normal_log_prob
+from .inputs import as_count, as_tensor, check_shape, is_count
 
 LogDensity = Callable[[Tensor], Tensor]
 
@@ -107,9 +108,22 @@ class PlanarFlow(nn.Module):
     def event_shape(self) -> tuple[int, ...]:
         return (self.layers.dim,)
 
-    def forward(self, z: Tensor) -> tuple[Tensor, Tensor]:
+    def forward(self, z: Any) -> tuple[Tensor, Tensor]:
         """``z`` (n, dim) pushed through every layer, and ``Σ log|det|`` per sample (n,)."""
-        return self.layers(z)
+        return self.layers(self._input(z, "z"))
+
+    def _input(self, value: Any, name: str) -> Tensor:
+        """``value`` as samples (n, dim) of the layers' dtype and device, or refused by name."""
+        tensor = as_tensor(value, self.layers.w, name)
+        return check_shape(tensor, ("n", self.layers.dim), name)
+
+    def _given_noise(self, data: Any, name: str) -> Tensor:
+        if isinstance(data, Mapping):
+            raise ValueError(
+                f"{name}: a planar flow is fitted to its target from standard normal noise "
+                f"(n, {self.layers.dim}) or a number of samples, not from a mapping of data"
+            )
+        return self._input(data, name)
 
     def _push(self, noise: Tensor, layers: int | None = None) -> tuple[Tensor, Tensor]:
         """Standard normal ``noise`` as base samples, pushed; with ``log q`` per sample."""
@@ -126,19 +140,24 @@ class PlanarFlow(nn.Module):
         self, n: int, *, generator: torch.Generator | None = None, with_log_prob: bool = False
     ) -> Tensor | tuple[Tensor, Tensor]:
         """``n`` samples of q, with ``log q`` per sample if asked."""
-        x, log_q = self._push(self._noise(n, generator))
+        x, log_q = self._push(self._noise(as_count(n, "n"), generator))
         return (x, log_q) if with_log_prob else x
 
     def stages(self, z0: Tensor, count: int) -> list[tuple[int, Tensor]]:
         """Base samples ``z0`` (standard normal noise) after ``count`` evenly spaced numbers
         of layers from 0 to ``depth``: ``[(layers applied, samples), ...]``."""
+        z0 = self._input(z0, "z0")
+        count = as_count(count, "count", 2)
         steps = sorted({round(i * self.depth / (count - 1)) for i in range(count)})
         return [(k, self._push(z0, k)[0]) for k in steps]
 
-    def loss(self, batch: Tensor | int | None = None) -> LossOutput:
+    def loss(self, batch: Any = None) -> LossOutput:
         """KL(q‖p) up to log Z, ``E_q[log q − log p̃]``, from ``batch`` standard normal noise
-        (n, dim) or that many fresh samples (default 512)."""
-        noise = batch if isinstance(batch, Tensor) else self._noise(batch or 512, None)
+        (n, dim) (any float array) or that many fresh samples (default 512)."""
+        if batch is None or is_count(batch):
+            noise = self._noise(512 if batch is None else as_count(batch, "batch"), None)
+        else:
+            noise = self._given_noise(batch, "batch")
         x, log_q = self._push(noise)
         fit = (log_q - self.target(x)).mean()
         return LossOutput(fit, {"fit": float(fit.detach())})
@@ -147,11 +166,11 @@ class PlanarFlow(nn.Module):
         """``kl``: the KL(q‖p) estimate up to log Z (``E_q[log q − log p̃]``, the best being
         −log Z) from standard normal noise ``data`` (n, dim), or from ``data`` samples (an int,
         default 4096) drawn from a fixed seed."""
-        if isinstance(data, Tensor):
-            noise = data
-        else:
-            n = data if isinstance(data, int) else 4096
+        if data is None or is_count(data):
+            n = 4096 if data is None else as_count(data, "data")
             noise = self._noise(n, torch.Generator().manual_seed(0))
+        else:
+            noise = self._given_noise(data, "data")
         with torch.no_grad():
             x, log_q = self._push(noise)
             kl = float((log_q - self.target(x)).mean())

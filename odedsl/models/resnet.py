@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from odedsl.compile.layers import Conv, GroupNorm
+from odedsl.nn.layers import Conv, GroupNorm
 
 from .classifier import LabelClassifier
 

@@ -16,11 +16,12 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from odedsl.compile.layers import GRU, RNN
+from odedsl.nn.layers import GRU, RNN
 from odedsl.training.protocol import LossOutput
 
+from .inputs import as_tensor
 from .likelihoods import gaussian_log_likelihood
-from .series import Observations, as_tensor, forecast_rmse
+from .series import Observations, forecast_rmse
 
 CELLS = {"rnn": RNN, "gru": GRU}
 

@@ -1,11 +1,12 @@
 """Irregularly sampled series in a batch: checked tensors, the union time grid, forecast RMSE.
 
 A batch of B series holds per-series times ``(B, N)`` (or ``(N,)`` shared by all), values
-``(B, N, D)`` and a mask ``(B, N)`` (True for an observed point; padding may hold any finite
-value) or ``(B, N, D)`` (True for an observed value: a point may miss some of its
-channels). Series with different times are solved together on the sorted union of their
-times (Rubanova et al. 2019): :func:`union_grid` builds it and :func:`gather_at` reads each
-series' own points back from a solution on it.
+``(B, N, D)`` and a mask ``(B, N)`` (True for an observed point; padding may hold any value,
+NaN included, and reaches the models as 0) or ``(B, N, D)`` (True for an observed value: a
+point may miss some of its channels, and a missing value reaches the models as 0). Series with
+different times are solved together on the sorted union of their times (Rubanova et al. 2019):
+:func:`union_grid` builds it and :func:`gather_at` reads each series' own points back from a
+solution on it.
 """
 
 from __future__ import annotations
@@ -17,30 +18,14 @@ from typing import Any
 import torch
 from torch import Tensor
 
-
-def as_tensor(value: Any, like: Tensor, name: str) -> Tensor:
-    """``value`` (tensor, numpy array, list) as a floating tensor of ``like``'s dtype/device."""
-    try:
-        tensor = torch.as_tensor(value)
-    except (TypeError, ValueError, RuntimeError):
-        kind = type(value).__name__
-        raise ValueError(f"{name} must be an array of numbers, got {kind}") from None
-    return tensor.to(dtype=like.dtype, device=like.device)
-
-
-def as_mask(value: Any, shape: tuple[int, ...], device: torch.device, name: str) -> Tensor:
-    """``value`` as a bool tensor of ``shape`` (all True when ``value`` is None)."""
-    if value is None:
-        return torch.ones(shape, dtype=torch.bool, device=device)
-    mask = torch.as_tensor(value, device=device).to(torch.bool)
-    if tuple(mask.shape) != shape:
-        raise ValueError(f"{name} must have shape {shape}, got {tuple(mask.shape)}")
-    return mask
+from .inputs import as_mask, as_tensor, check_scored, check_shape
 
 
 def series_times(times: Any, batch: int, like: Tensor, name: str) -> Tensor:
-    """Times ``(N,)`` shared by the batch or ``(B, N)`` per series, returned as ``(B, N)``."""
-    times = as_tensor(times, like, name)
+    """Times ``(N,)`` shared by the batch or ``(B, N)`` per series, returned as ``(B, N)``.
+    Arrays are converted and checked (:func:`odedsl.models.inputs.as_tensor`); a tensor is
+    only converted to ``like``'s dtype and device (its caller checks it against its mask)."""
+    times = as_tensor(times, like, name, masked=isinstance(times, Tensor))
     if times.ndim == 1:
         return times.expand(batch, -1)
     if times.ndim != 2 or times.shape[0] != batch:
@@ -84,11 +69,10 @@ class Observations:
         like: Tensor,
         names: tuple[str, str, str] = ("t_obs", "x_obs", "mask"),
     ) -> Observations:
-        values = as_tensor(values, like, names[1])
-        if values.ndim != 3:
-            raise ValueError(f"{names[1]} must have shape (B, N, D), got {tuple(values.shape)}")
+        values = as_tensor(values, like, names[1], masked=True)
+        check_shape(values, ("B", "N", "D"), names[1])
         batch, points, _ = values.shape
-        times = series_times(times, batch, like, names[0])
+        times = series_times(as_tensor(times, like, names[0], masked=True), batch, like, names[0])
         if times.shape[1] != points:
             raise ValueError(
                 f"{names[0]} has {times.shape[1]} times per series but {names[1]} has "
@@ -96,9 +80,14 @@ class Observations:
             )
         if mask is not None and torch.as_tensor(mask).ndim == 3:
             cells = as_mask(mask, tuple(values.shape), values.device, names[2])
+            points_seen = cells.any(-1)
+            times = check_scored(times, points_seen, names[0])
+            values = check_scored(values, cells, names[1])
             values = torch.where(cells, values, torch.zeros_like(values))
-            return cls(times, values, cells.any(-1), cells)
-        return cls(times, values, as_mask(mask, (batch, points), values.device, names[2]))
+            return cls(times, values, points_seen, cells)
+        mask = as_mask(mask, (batch, points), values.device, names[2])
+        times = check_scored(times, mask, names[0])
+        return cls(times, check_scored(values, mask, names[1]), mask)
 
     @property
     def batch(self) -> int:

@@ -11,7 +11,7 @@ import pytest
 
 from odedsl import workflow
 from odedsl.cli import main
-from odedsl.compile import build_data, compile
+from odedsl.compiler import build_data, compile
 
 SPEC = """\
 model TinyTrajectory

@@ -68,7 +68,7 @@ def test_eval_of_a_latent_run_with_another_refine(
     # and from means refined by 3 steps, which `predict(refine=3)` must reproduce
     import torch
 
-    from odedsl.compile import build_data
+    from odedsl.compiler import build_data
     from odedsl.models.series import forecast_rmse
     from odedsl.workflow import load
 

@@ -19,7 +19,7 @@ import torch
 import odedsl
 from odedsl import workflow
 from odedsl.cli import main
-from odedsl.compile import build_data, train_config
+from odedsl.compiler import build_data, train_config
 from odedsl.lang import check_text
 from odedsl.models.flow import ContinuousFlow
 from odedsl.training import RunFolder, read_checkpoint

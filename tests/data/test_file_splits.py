@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import torch
 
-from odedsl.compile.runtime import build_data, check_data_files, data_files
+from odedsl.compiler.runtime import build_data, check_data_files, data_files
 from odedsl.data import DATASETS, DataError, load
 from odedsl.errors import SpecError
 from odedsl.lang import check_text

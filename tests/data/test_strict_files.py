@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from odedsl.compile.runtime import build_data
+from odedsl.compiler.runtime import build_data
 from odedsl.data import DataError
 from odedsl.data.csv_file import csv_rows, csv_trajectory
 from odedsl.data.npz_file import npz_rows, npz_series

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 import odedsl
-from odedsl.compile import build_data, compile
+from odedsl.compiler import build_data, compile
 from odedsl.models.classifier import LabelClassifier
 from odedsl.models.resnet import ResidualBlock, ResNetClassifier
 from odedsl.training import TensorBatches, TrainConfig, train

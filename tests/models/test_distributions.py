@@ -56,6 +56,12 @@ def test_log_prob_matches_torch_distributions(values):
     cases = [
         ("Normal", real, (location, positive), D.Normal(location, positive)),
         ("Laplace", real, (location, positive), D.Laplace(location, positive)),
+        (
+            "StudentT",
+            real,
+            (positive * 10, location, positive),
+            D.StudentT(positive * 10, location, positive),
+        ),
         ("Poisson", counts, (positive,), D.Poisson(positive)),
         ("Bernoulli", binary, (real,), D.Bernoulli(logits=real)),
         ("Categorical", labels, (logits,), D.Categorical(logits=logits)),

@@ -9,10 +9,10 @@ import pytest
 import torch
 from torch import nn
 
-from odedsl.compile.trace import AugmentedDynamics
 from odedsl.data import sample
 from odedsl.models.flow import ContinuousFlow, standard_normal_log_prob
 from odedsl.models.settings import SolverSettings
+from odedsl.nn.trace import AugmentedDynamics
 from odedsl.plots.flow import _transformation, density_grid
 
 TIGHT = SolverSettings("dopri5", rtol=1e-9, atol=1e-9, gradient="direct")

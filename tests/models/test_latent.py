@@ -12,12 +12,12 @@ from scipy.integrate import quad, solve_ivp
 from scipy.linalg import expm
 from torch import nn
 
-from odedsl.compile.layers import GRU, MLP, ODERNN, RNN
 from odedsl.data import load
 from odedsl.models.latent import LatentODE
 from odedsl.models.rnn_baseline import RNNBaseline
 from odedsl.models.series import Observations
 from odedsl.models.settings import SolverSettings
+from odedsl.nn.layers import GRU, MLP, ODERNN, RNN
 
 DTYPE = torch.float64
 TIGHT = SolverSettings("dopri5", rtol=1e-10, atol=1e-10, gradient="direct")

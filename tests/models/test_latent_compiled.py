@@ -11,7 +11,7 @@ import pytest
 import torch
 
 import odedsl
-from odedsl.compile import build_data, train_config
+from odedsl.compiler import build_data, train_config
 from odedsl.data import load
 from odedsl.models.series import Observations
 from odedsl.training import RunFolder, train

@@ -23,7 +23,7 @@ MIB = 2**20
 MEASURE = """
 import json, sys, torch
 from pathlib import Path
-from odedsl.compile import compile
+from odedsl.compiler import compile
 
 def kib(field):
     for line in Path("/proc/self/status").read_text().splitlines():

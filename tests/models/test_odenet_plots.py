@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from odedsl.compile import build_data, compile
+from odedsl.compiler import build_data, compile
 from odedsl.plots.odenet import error_control, plot_error_control
 from odedsl.workflow import _draw
 

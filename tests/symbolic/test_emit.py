@@ -7,7 +7,7 @@ import re
 import pytest
 import torch
 
-from odedsl.compile.trace import load_symbolic
+from odedsl.nn.trace import load_symbolic
 from odedsl.symbolic import DynamicsBuilder, symbolic_dynamics
 
 from . import cases

@@ -21,7 +21,7 @@ it reads) and tensors named by role: ``t`` (time), ``s_*`` (states), ``d_*`` (da
   ``dynamics(m, t, s_z)``, ``decoder(m, s_z)`` (the observation mean) and, with a Poisson
   process, ``intensity(m, s_z)`` (the log-rate, or the rate before an ``exp`` link).
 
-The source holds only identifiers made here and numbers (see :mod:`odedsl.compile.codegen`);
+The source holds only identifiers made here and numbers (see :mod:`odedsl.compiler.codegen`);
 :meth:`Program.function` executes exactly that text.
 """
 
@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from itertools import count
 from types import SimpleNamespace
 
-from odedsl.compile.codegen import (
+from odedsl.compiler.codegen import (
     ATOM,
     Emitter,
     Function,
@@ -43,10 +43,10 @@ from odedsl.compile.codegen import (
     paren,
     shape_code,
 )
-from odedsl.compile.symbolic_form import SymbolicError, SymbolicForm, symbolic_form
-from odedsl.compile.trace import load_symbolic
+from odedsl.compiler.symbolic_form import SymbolicError, SymbolicForm, symbolic_form
 from odedsl.lang import model as ir
 from odedsl.lang.builtins import DISTRIBUTIONS
+from odedsl.nn.trace import load_symbolic
 from odedsl.symbolic.names import mangle
 
 _HEADER = """\
@@ -57,7 +57,7 @@ _HEADER = """\
 import torch
 import torch.nn.functional as F
 
-from odedsl.compile import ops
+from odedsl.nn import ops
 """
 _MEMBER = re.compile(r"\bm\.([A-Za-z_][A-Za-z0-9_]*)")
 OBSERVED_KINDS = ("supervised", "trajectory")

@@ -12,9 +12,9 @@ from collections.abc import Callable, Mapping, Sequence
 import torch
 from torch import Tensor, nn
 
-from odedsl.compile.networks import build_network
-from odedsl.compile.parameters import create_parameters
-from odedsl.compile.program import Program
+from odedsl.compiler.networks import build_network
+from odedsl.compiler.parameters import create_parameters
+from odedsl.compiler.program import Program
 from odedsl.lang import model as ir
 from odedsl.symbolic.names import mangle
 
@@ -70,7 +70,7 @@ class SequenceEncoder(nn.Module):
 
     Padding: the spec's expression has no mask, so the steps whose ``mask`` is false enter it
     as NaN (values and times), which travels through ``reverse`` and elementwise operations;
-    a sequence network skips such steps (:func:`odedsl.compile.ops.sequence_network`). An
+    a sequence network skips such steps (:func:`odedsl.nn.ops.sequence_network`). An
     expression that mixes steps outside a sequence network (a sum over time) would turn the
     NaN into its output: that is refused with an error rather than letting padding change
     the result."""

@@ -8,9 +8,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from odedsl.compile import compile
-from odedsl.compile.trace import exact_trace
+from odedsl.compiler import compile
 from odedsl.errors import SpecError
+from odedsl.nn.trace import exact_trace
 
 from .specs import flow_spec
 

@@ -12,8 +12,9 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from odedsl.compile import compile
-from odedsl.compile.lower import classifier_template
+from odedsl.compiler import compile
+from odedsl.compiler.lower import classifier_template
+from odedsl.errors import SpecError
 from odedsl.models.observed import ObservedODE
 from odedsl.solvers import solve
 
@@ -212,3 +213,16 @@ def test_the_digits_model_is_the_odenet_template():
     new_eval, old_eval = model.evaluate(batch), old.evaluate(batch)
     assert new_eval["loss"] == pytest.approx(old_eval["loss"], abs=1e-10)
     assert new_eval["test_error"] == old_eval["test_error"]
+
+
+def test_the_objective_override_is_refused_where_the_spec_objective_is() -> None:
+    # MAP needs a prior on a parameter: the checker refuses `objective = :map` without one
+    # (E085), and the override reuses the checker's rule (kinds.objectives)
+    plain = HYBRID.format(prior="", start="z0")
+    written = plain.replace("\nend\n", "\n    train\n        objective = :map\n    end\nend\n")
+    with pytest.raises(SpecError, match="does not fit a trajectory model"):
+        compile(written)
+    with pytest.raises(ValueError, match=r"objective='map' does not fit .*use one of likelihood$"):
+        compile(plain, objective="map")
+    with_prior = compile(HYBRID.format(prior=PRIOR, start="z0"), objective="map")
+    assert with_prior.spec.train.objective == "map"

@@ -133,32 +133,54 @@ class Function:
         return cached
 
 
-_ELEMENTWISE = {
-    "exp": "torch.exp({})",
-    "log": "torch.log({})",
-    "tanh": "torch.tanh({})",
-    "sigmoid": "torch.sigmoid({})",
-    "softplus": "F.softplus({})",
-    "elu": "F.elu({})",
-    "relu": "torch.relu({})",
-    "sin": "torch.sin({})",
-    "cos": "torch.cos({})",
-    "sqrt": "torch.sqrt({})",
-    "abs": "torch.abs({})",
+@dataclass(frozen=True)
+class Elementwise:
+    """The torch code of an elementwise function (``{}`` its argument) and its value on a
+    constant, which the emitter folds."""
+
+    code: str
+    fold: Callable[[float], float]
+
+
+ELEMENTWISE: dict[str, Elementwise] = {
+    "exp": Elementwise("torch.exp({})", math.exp),
+    "log": Elementwise("torch.log({})", math.log),
+    "tanh": Elementwise("torch.tanh({})", math.tanh),
+    "sigmoid": Elementwise("torch.sigmoid({})", lambda x: 1.0 / (1.0 + math.exp(-x))),
+    "softplus": Elementwise(
+        "F.softplus({})", lambda x: math.log1p(math.exp(-abs(x))) + max(x, 0.0)
+    ),
+    "elu": Elementwise("F.elu({})", lambda x: x if x > 0 else math.expm1(x)),
+    "relu": Elementwise("torch.relu({})", lambda x: max(x, 0.0)),
+    "sin": Elementwise("torch.sin({})", math.sin),
+    "cos": Elementwise("torch.cos({})", math.cos),
+    "sqrt": Elementwise("torch.sqrt({})", math.sqrt),
+    "abs": Elementwise("torch.abs({})", abs),
 }
-_FOLD: dict[str, Callable[[float], float]] = {
-    "exp": math.exp,
-    "log": math.log,
-    "tanh": math.tanh,
-    "sigmoid": lambda x: 1.0 / (1.0 + math.exp(-x)),
-    "softplus": lambda x: math.log1p(math.exp(-abs(x))) + max(x, 0.0),
-    "elu": lambda x: x if x > 0 else math.expm1(x),
-    "relu": lambda x: max(x, 0.0),
-    "sin": math.sin,
-    "cos": math.cos,
-    "sqrt": math.sqrt,
-    "abs": abs,
+"""The elementwise functions of the language catalogue (``builtins.ELEMENTWISE``) but
+``identity``, which :data:`CALLS` returns unchanged."""
+CallRule = Callable[["Emitter", list[Value]], Value]
+CALLS: dict[str, CallRule] = {}
+"""The other functions of the language catalogue (``builtins.FUNCTIONS``), each emitted by
+one method of :class:`Emitter`, but those in :data:`NOT_CALLED`."""
+NOT_CALLED = {
+    "I": "the checker reads `Normal(μ, I(D))` as σ = 1; `I` is refused anywhere else",
+    "chunk": "its parts are assigned, `a, b = chunk(x, 2)` (Emitter.assign_parts)",
 }
+"""Functions of the catalogue that never reach :meth:`Emitter._call`, with where they go."""
+
+
+def _emits(*names: str) -> Callable[[CallRule], CallRule]:
+    """Register the decorated :class:`Emitter` method as the code of the functions ``names``."""
+
+    def register(rule: CallRule) -> CallRule:
+        for name in names:
+            CALLS[name] = rule
+        return rule
+
+    return register
+
+
 _FOLD_BINARY: dict[str, Callable[[float, float], float]] = {
     "+": operator.add,
     "-": operator.sub,
@@ -378,49 +400,82 @@ class Emitter:
             raise LoweringError("`chunk` gives several parts: assign them", expr.loc)
         args = [self.emit(arg) for arg in expr.args]
         x = args[0]
-        if name in _ELEMENTWISE:
+        elementwise = ELEMENTWISE.get(name)
+        if elementwise is not None:
             if x.number is not None:
                 try:
-                    return number(float(_FOLD[name](x.number)))
+                    return number(float(elementwise.fold(x.number)))
                 except (ValueError, OverflowError):
                     raise LoweringError(f"`{name}` is undefined here", expr.loc) from None
-            return replace(x, code=_ELEMENTWISE[name].format(x.code), precedence=ATOM)
-        if name == "identity":
+            return replace(x, code=elementwise.code.format(x.code), precedence=ATOM)
+        rule = CALLS.get(name)
+        if rule is None:
+            raise LoweringError(f"`{name}` cannot be used here", expr.loc)
+        return rule(self, args)
+
+    @_emits("identity")
+    def _identity(self, args: list[Value]) -> Value:
+        return args[0]
+
+    @_emits("norm")
+    def _norm(self, args: list[Value]) -> Value:
+        x = args[0]
+        code = f"torch.linalg.vector_norm({x.code}, dim=-1)"
+        return replace(x, code=code, rank=0, precedence=ATOM)
+
+    @_emits("dot")
+    def _dot(self, args: list[Value]) -> Value:
+        batched, axes = _layout(*args)
+        a, b = (_align(v, batched, axes, 1) for v in args)
+        code = f"({paren(a, PRODUCT)} * {paren(b, POWER)}).sum(-1)"
+        return Value(code, batched, axes, 0)
+
+    @_emits("sum")
+    def _sum_all(self, args: list[Value]) -> Value:
+        x = args[0]
+        if x.rank == 0:
             return x
-        if name == "norm":
-            code = f"torch.linalg.vector_norm({x.code}, dim=-1)"
-            return replace(x, code=code, rank=0, precedence=ATOM)
-        if name == "dot":
-            batched, axes = _layout(*args)
-            a, b = (_align(v, batched, axes, 1) for v in args)
-            code = f"({paren(a, PRODUCT)} * {paren(b, POWER)}).sum(-1)"
-            return Value(code, batched, axes, 0)
-        if name == "sum":
-            if x.rank == 0:
-                return x
-            dims = ", ".join(str(-k) for k in range(x.rank, 0, -1))
-            return replace(x, code=f"{paren(x, ATOM)}.sum(dim=({dims},))", rank=0, precedence=ATOM)
-        if name == "reverse":
-            code = f"torch.flip({x.code}, dims=({-x.rank},))"
-            return replace(x, code=code, precedence=ATOM)
-        if name in ("zeros", "ones"):
-            code = f"torch.{name}({x.code}, {self._like()})"
-            return Value(code, rank=1)
-        if name == "first":  # the first observation of a series (its first example axis)
-            slots = ["...", "0"] + [":"] * (x.rank - 1)
-            return Value(_subscript(x, slots), x.batched, x.axes, x.rank - 1)
-        if name == "vcat":
-            batched, axes = _layout(*args)
-            parts = [self._vector_part(arg, batched, axes) for arg in args]
-            code = f"ops.join([{', '.join(parts)}])"
-            return self.function.assign(Value(code, batched, axes, 1))
-        if name == "reshape":
-            x = self.function.assign(x)
-            sizes = shape_code(tuple(a.number for a in args[1:]))
-            lead = f"{x.code}.shape[:{-x.rank}]" if x.rank else f"{x.code}.shape"
-            code = f"{x.code}.reshape({lead} + {sizes})"
-            return replace(x, code=code, rank=len(args) - 1, precedence=ATOM)
-        raise LoweringError(f"`{name}` cannot be used here", expr.loc)
+        dims = ", ".join(str(-k) for k in range(x.rank, 0, -1))
+        return replace(x, code=f"{paren(x, ATOM)}.sum(dim=({dims},))", rank=0, precedence=ATOM)
+
+    @_emits("reverse")
+    def _reverse(self, args: list[Value]) -> Value:
+        x = args[0]
+        code = f"torch.flip({x.code}, dims=({-x.rank},))"
+        return replace(x, code=code, precedence=ATOM)
+
+    @_emits("zeros")
+    def _zeros(self, args: list[Value]) -> Value:
+        return self._filled("zeros", args[0])
+
+    @_emits("ones")
+    def _ones(self, args: list[Value]) -> Value:
+        return self._filled("ones", args[0])
+
+    def _filled(self, name: str, size: Value) -> Value:
+        return Value(f"torch.{name}({size.code}, {self._like()})", rank=1)
+
+    @_emits("first")
+    def _first(self, args: list[Value]) -> Value:
+        """The first observation of a series (its first example axis)."""
+        x = args[0]
+        slots = ["...", "0"] + [":"] * (x.rank - 1)
+        return Value(_subscript(x, slots), x.batched, x.axes, x.rank - 1)
+
+    @_emits("vcat")
+    def _vcat(self, args: list[Value]) -> Value:
+        batched, axes = _layout(*args)
+        parts = [self._vector_part(arg, batched, axes) for arg in args]
+        code = f"ops.join([{', '.join(parts)}])"
+        return self.function.assign(Value(code, batched, axes, 1))
+
+    @_emits("reshape")
+    def _reshape(self, args: list[Value]) -> Value:
+        x = self.function.assign(args[0])
+        sizes = shape_code(tuple(a.number for a in args[1:]))
+        lead = f"{x.code}.shape[:{-x.rank}]" if x.rank else f"{x.code}.shape"
+        code = f"{x.code}.reshape({lead} + {sizes})"
+        return replace(x, code=code, rank=len(args) - 1, precedence=ATOM)
 
     def _like(self) -> str:
         """Keyword arguments giving a new tensor the scope reference's dtype and device."""

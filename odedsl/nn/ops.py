@@ -1,6 +1,6 @@
 """The few helpers that generated code calls besides ``torch``.
 
-Generated code (see :mod:`odedsl.compile.codegen`) keeps every tensor as
+Generated code (see :mod:`odedsl.compiler.codegen`) keeps every tensor as
 ``(batch..., labelled axes..., example axes...)``: batch axes when it depends on the examples,
 one axis per generator variable in scope, then the example's own shape. Networks take a batch
 of examples, so :func:`network` folds every leading axis into one batch and unfolds it after.
@@ -43,7 +43,7 @@ def sequence_network(net: nn.Module, values: Tensor, times: Tensor | None = None
     ``times`` (batch, N); without times every gap is 0.
 
     A step whose values (or time) are not finite is padding or missing (see
-    :class:`~odedsl.compile.modules.SequenceEncoder`): the network skips it, leaving its
+    :class:`~odedsl.compiler.modules.SequenceEncoder`): the network skips it, leaving its
     hidden state untouched."""
     if times is None:
         times = torch.zeros_like(values[..., 0])

@@ -6,7 +6,8 @@ import pytest
 import torch
 from torch import nn
 
-from odedsl.compile.layers import (
+from odedsl.lang.networks import count_parameters
+from odedsl.nn.layers import (
     GRU,
     MLP,
     ODERNN,
@@ -20,7 +21,6 @@ from odedsl.compile.layers import (
     GroupNorm,
     activation,
 )
-from odedsl.lang.networks import count_parameters
 
 
 def count(module: nn.Module) -> int:

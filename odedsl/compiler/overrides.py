@@ -16,6 +16,11 @@ symbols (``"rk4"`` or ``":rk4"``), integers, bounds (``Arg.violation``); a bad o
 the solvers it reaches (``step_size`` with adaptive methods only, ``rtol``/``atol`` with
 fixed-step ones only, ``adams_mode`` without ``adams``) is refused the same way, and so is
 ``patience`` without ``eval_every`` (in the spec or among the overrides).
+
+Each rule is the checker's: the overrides call its functions (``builtins.applies_to``,
+``lang.options.needs_step_size``, ``latent_only``, ``needs_validation``,
+``sets_both_lengths``, ``lang.kinds.model_objectives``, ``counts_epochs``, ``FLOW_KINDS``,
+``lang.trace.choose_trace``) and only phrase the refusal for a keyword argument.
 """
 
 from __future__ import annotations
@@ -35,7 +40,6 @@ from odedsl.lang.builtins import (
     METHOD_SPECIFIC,
     METHODS,
     SCHEDULES,
-    SELECTION_OPTIONS,
     SOLVER_OPTIONS,
     TRAIN_OPTIONS,
     Arg,
@@ -43,7 +47,8 @@ from odedsl.lang.builtins import (
     gives_images,
 )
 from odedsl.lang.diagnostics import Reporter, closest, render
-from odedsl.lang.kinds import OBJECTIVES
+from odedsl.lang.kinds import FLOW_KINDS, counts_epochs, model_objectives
+from odedsl.lang.options import latent_only, needs_step_size, needs_validation, sets_both_lengths
 from odedsl.lang.source import Source
 from odedsl.lang.trace import choose_trace
 
@@ -79,7 +84,7 @@ def apply_overrides(
         raise ValueError(
             f"{', '.join(evaluation)}: {spec.name} is a {spec.title}, which solves no ODE"
         )
-    if "trace" in evaluation and spec.kind not in ("flow_ml", "flow_density"):
+    if "trace" in evaluation and spec.kind not in FLOW_KINDS:
         raise ValueError(f"trace: only flows compute a trace, and {spec.name} is a {spec.title}")
     train = {k: v for k, v in values.items() if k in _TRAIN or k in ("lr", "schedule")}
     augment = {k: v for k, v in values.items() if k in AUGMENTATIONS}
@@ -165,7 +170,7 @@ def _solver(
     method = changes.get("method", settings.method)
     adaptive = METHODS[method]
     step_size = changes.get("step_size", settings.step_size)
-    if not adaptive and step_size is None:
+    if needs_step_size(method, step_size):
         raise ValueError(
             f"{prefix}method={method!r} is a fixed-step method: also pass {prefix}step_size=..."
         )
@@ -201,12 +206,13 @@ def _train(spec: ir.CheckedModel, changes: dict[str, Any]) -> ir.TrainSettings:
     train = spec.train
     if not changes:
         return train
-    if "steps" in changes and "epochs" in changes:
+    if sets_both_lengths(changes):
         raise ValueError("steps and epochs both set the length of training: pass one")
-    if "epochs" in changes and spec.kind == "flow_density":
+    if "epochs" in changes and not counts_epochs(spec.kind):
         raise ValueError("epochs: a flow matching a target density has no data; use steps")
-    for name, what in LATENT_TRAIN_OPTIONS.items():
-        if name in changes and spec.kind != "latent":
+    for name in LATENT_TRAIN_OPTIONS:
+        what = latent_only(name, spec.kind)
+        if name in changes and what is not None:
             raise ValueError(
                 f"{name}: only latent models read it ({what}), and {spec.name} is a {spec.title}"
             )
@@ -216,7 +222,7 @@ def _train(spec: ir.CheckedModel, changes: dict[str, Any]) -> ir.TrainSettings:
     if "epochs" in changes:
         fields["steps"] = None
     if "objective" in changes:
-        fitting = OBJECTIVES[spec.kind]
+        fitting = model_objectives(spec)
         if changes["objective"] not in fitting:
             raise ValueError(
                 f"objective={changes['objective']!r} does not fit a "
@@ -228,8 +234,9 @@ def _train(spec: ir.CheckedModel, changes: dict[str, Any]) -> ir.TrainSettings:
     if "schedule" in changes:
         fields["schedule"] = ir.Schedule(changes["schedule"])
     eval_every = changes.get("eval_every", train.eval_every)
-    for name, what in SELECTION_OPTIONS.items():
-        if name in changes and not eval_every:
+    for name in changes:
+        what = needs_validation(name, eval_every)
+        if what is not None:
             raise ValueError(
                 f"{name}={changes[name]!r} has no effect: {what.replace('`', '')}; also pass "
                 "eval_every=N"

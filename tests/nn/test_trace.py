@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from odedsl.compile.trace import (
+from odedsl.nn.trace import (
     AugmentedDynamics,
     HutchinsonNoise,
     exact_trace,

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-from odedsl.compile import compile, generated_code
+from odedsl.compiler import compile, generated_code
 
 from .specs import flow_spec
 

@@ -380,6 +380,11 @@ def _held_out_noise(spec: ir.CheckedModel, split: str) -> torch.Tensor:
     return torch.as_tensor(draw, dtype=_real())
 
 
+SCHEDULE_KINDS = {"constant": "none", "cosine": "cosine", "step": "step"}
+"""The training runtime's schedule (``odedsl.training.config.SCHEDULES``) of each schedule of
+the language (``builtins.SCHEDULES``, and ``step`` for ``Step(at, factor)``)."""
+
+
 def train_config(spec: ir.CheckedModel, best_metric: str = "loss") -> TrainConfig:
     """The training configuration of ``spec``'s ``train`` section; ``best_metric`` is the
     validation metric (lower is better) that picks ``best.pt`` and counts ``patience``."""
@@ -393,10 +398,11 @@ def train_config(spec: ir.CheckedModel, best_metric: str = "loss") -> TrainConfi
     optimizer = OptimizerConfig(train.optimizer.name, options)
     schedule = train.schedule
     unit = "epochs" if train.epochs is not None else "steps"
-    if schedule.kind == "step":
-        config = ScheduleConfig("step", schedule.milestones, schedule.factor, unit=unit)
+    kind = SCHEDULE_KINDS[schedule.kind]
+    if kind == "step":
+        config = ScheduleConfig(kind, schedule.milestones, schedule.factor, unit=unit)
     else:
-        config = ScheduleConfig("cosine" if schedule.kind == "cosine" else "none")
+        config = ScheduleConfig(kind)
     return TrainConfig(
         optimizer=optimizer,
         schedule=config,

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 import odedsl
-from odedsl.compile import compile
+from odedsl.compiler import compile
 from odedsl.data import potential
 from odedsl.models.planar import PlanarFlow
 

@@ -2,7 +2,7 @@
 
 - discrete flows → :class:`~odedsl.models.planar.PlanarFlow` around the spec's flow network;
 - flows → :class:`~odedsl.models.flow.ContinuousFlow` over
-  :class:`~odedsl.compile.trace.AugmentedDynamics` (the state, the log-density and the
+  :class:`~odedsl.nn.trace.AugmentedDynamics` (the state, the log-density and the
   regularizers the spec weights, in one solve), with the spec's trace strategy;
 - supervised and trajectory models (states observed through `~` statements, no latent
   variable) → :class:`~odedsl.models.observed.ObservedODE`: one model for classification,
@@ -23,9 +23,9 @@ from dataclasses import replace as dataclass_replace
 
 from torch import nn
 
-from odedsl.compile.codegen import LoweringError
-from odedsl.compile.modules import GeneratedFunction, Parts, SequenceEncoder
-from odedsl.compile.program import (
+from odedsl.compiler.codegen import LoweringError
+from odedsl.compiler.modules import GeneratedFunction, Parts, SequenceEncoder
+from odedsl.compiler.program import (
     OBSERVED_KINDS,
     Program,
     constant_noise,
@@ -37,8 +37,7 @@ from odedsl.compile.program import (
     start_time,
     write_program,
 )
-from odedsl.compile.symbolic_form import SymbolicError
-from odedsl.compile.trace import AugmentedDynamics
+from odedsl.compiler.symbolic_form import SymbolicError
 from odedsl.lang import model as ir
 from odedsl.lang.builtins import EXACT_TRACE_MAX_DIM
 from odedsl.models.classifier import ODEClassifier
@@ -47,6 +46,7 @@ from odedsl.models.latent import LatentODE
 from odedsl.models.observed import Observation, ObservedODE, ParameterPrior
 from odedsl.models.planar import PlanarFlow
 from odedsl.models.settings import SolverSettings
+from odedsl.nn.trace import AugmentedDynamics
 from odedsl.symbolic.names import mangle
 
 
@@ -226,7 +226,7 @@ def _observed(spec: ir.CheckedModel, generated: dict[str, GeneratedFunction]) ->
 def classifier_template(model: ObservedODE) -> ODEClassifier:
     """The ODE-Net template that compiled classifiers before :class:`ObservedODE`, around the
     same generated functions (so the same parameters) as ``model``, a compiled supervised
-    model with one label. Kept only to show that the two agree (tests/compile)."""
+    model with one label. Kept only to show that the two agree (tests/compiler)."""
     spec = model.spec
     (observation,) = spec.likelihood
     return ODEClassifier(

@@ -12,8 +12,8 @@ import pytest
 import torch
 
 import odedsl
-from odedsl.compile import build_data, compile, generated_code, train_config
-from odedsl.compile.parameters import OUTPUT_SCALE, roles
+from odedsl.compiler import build_data, compile, generated_code, train_config
+from odedsl.compiler.parameters import OUTPUT_SCALE, roles
 from odedsl.data.augment import random_affine, random_crop
 from odedsl.errors import SpecError
 from odedsl.lang.summary import summarize
@@ -337,11 +337,13 @@ def test_short_training_of_cnf_moons_lowers_its_loss():
     assert after < before - 0.3, (before, after)
 
 
-def test_odedsl_compile_is_callable_after_importing_the_package() -> None:
-    # `import odedsl.compile.x` binds the package to the name odedsl.compile; it must still
-    # compile a spec when called.
-    import odedsl.compile.trace
+def test_odedsl_compile_is_the_function_whatever_was_imported_before() -> None:
+    # The compiler package is odedsl.compiler, so importing its modules (or the run-time ones)
+    # never binds a package to the name odedsl.compile.
+    import odedsl.compiler.api
+    import odedsl.nn.trace
 
+    assert odedsl.compile is odedsl.compiler.api.compile
     assert hasattr(odedsl.compile(MOONS), "log_prob")
 
 

@@ -19,10 +19,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from odedsl.compile import compile
-from odedsl.compile.codegen import Emitter, Function, Scope, Value
-from odedsl.compile.modules import Parts
-from odedsl.compile.parameters import create_parameters
+from odedsl.compiler import compile
+from odedsl.compiler.codegen import Emitter, Function, Scope, Value
+from odedsl.compiler.modules import Parts
+from odedsl.compiler.parameters import create_parameters
 from odedsl.lang import check_text
 from odedsl.lang import model as ir
 from odedsl.symbolic.names import mangle
@@ -107,7 +107,7 @@ def emit(spec: ir.CheckedModel, expr: ir.Expr, arguments: dict[str, tuple[tuple,
     lines = [f"def f(m, {', '.join(arguments)}):", *(f"    {line}" for line in function.lines)]
     lines.append(f"    return {value.code}")
     namespace: dict = {}
-    header = "import torch\nimport torch.nn.functional as F\nfrom odedsl.compile import ops\n"
+    header = "import torch\nimport torch.nn.functional as F\nfrom odedsl.nn import ops\n"
     exec(builtins.compile(header + "\n".join(lines), "<test>", "exec"), namespace)
     return namespace["f"], value
 

@@ -13,7 +13,7 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from odedsl.compile import compile
+from odedsl.compiler import compile
 from odedsl.data import potential
 
 SPECS = Path(__file__).parents[2] / "specs"
@@ -153,7 +153,7 @@ def test_latent_encoder_reads_the_series_backwards(latent):
 
 
 def test_latent_loss_and_prediction_run(latent):
-    from odedsl.compile import build_data
+    from odedsl.compiler import build_data
 
     batch = next(iter(build_data(latent.spec)))
     batch = {k: v[:8].double() if v.is_floating_point() else v[:8] for k, v in batch.items()}

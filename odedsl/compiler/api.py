@@ -7,11 +7,11 @@ from typing import Any
 
 from torch import nn
 
-from odedsl.compile.codegen import LoweringError
-from odedsl.compile.lower import build_model, program_for
-from odedsl.compile.overrides import apply_overrides
-from odedsl.compile.program import Program
-from odedsl.compile.symbolic_form import SymbolicError
+from odedsl.compiler.codegen import LoweringError
+from odedsl.compiler.lower import build_model, program_for
+from odedsl.compiler.overrides import apply_overrides
+from odedsl.compiler.program import Program
+from odedsl.compiler.symbolic_form import SymbolicError
 from odedsl.errors import SpecError
 from odedsl.lang import check_text, load_source
 from odedsl.lang.diagnostics import Diagnostic, render
@@ -30,7 +30,7 @@ def compile(path_or_text: SpecLike, **overrides: Any) -> nn.Module:
     its last solve), ``program`` and ``generated`` (the generated code and its functions).
     ``overrides`` replace solver and training options (``rtol=1e-3``, ``method="rk4"``,
     ``step_size=0.25``, ``trace="exact"``, ``steps=500``, ``lr=1e-2``, ``seed=1``; see
-    :mod:`odedsl.compile.overrides`). Parameters are drawn from the spec's ``seed``. Raises
+    :mod:`odedsl.compiler.overrides`). Parameters are drawn from the spec's ``seed``. Raises
     :class:`~odedsl.errors.SpecError` for a bad spec, ``ValueError`` for a bad override.
     """
     spec, source = _checked(path_or_text)
