@@ -173,9 +173,11 @@ class LatentODE(nn.Module):
     encoder's. The bound and the training loss read the encoder's output as it is.
 
     Batches are mappings with ``ts`` (B, N) or (N,), ``x`` (B, N, D), optionally ``mask``
-    (B, N), and with an intensity ``events`` (B, E) and ``events_mask`` (B, E) (the keys
-    of ``odedsl.data.load``). Training solves use ``train_solver``; :meth:`predict` and
-    :meth:`evaluate` use ``eval_solver`` (default: the same).
+    (B, N), or (B, N, D) when points miss some of their channels (the encoder reads a missing
+    value as 0, the likelihood leaves it out), and with an intensity ``events`` (B, E) and
+    ``events_mask`` (B, E) (the keys of ``odedsl.data.load``). Training solves use
+    ``train_solver``; :meth:`predict` and :meth:`evaluate` use ``eval_solver`` (default: the
+    same).
     """
 
     def __init__(
@@ -290,7 +292,7 @@ class LatentODE(nn.Module):
         low = self.encoder_window
         fraction = low + (1.0 - low) * torch.rand(first.shape, dtype=times.dtype)
         cut = first + fraction.to(times.device) * (last - first)
-        return Observations(times, observations.values, mask & (times <= cut))
+        return observations.masked_to(times <= cut)
 
     def posterior_samples(
         self,
@@ -400,10 +402,10 @@ class LatentODE(nn.Module):
         exactly 0."""
         if self.likelihood is None:
             return gaussian_log_likelihood(
-                observations.values, self.decoder(z), self.noise_std, observations.mask
+                observations.values, self.decoder(z), self.noise_std, observations.cell_mask
             )
         params = self._observation_parameters(z)
-        mask = observations.mask[..., None]
+        mask = observations.cell_mask
         values = torch.where(mask, observations.values, torch.zeros_like(observations.values))
         log_density = self.likelihood.log_prob(values, *params)
         log_density = torch.where(mask, log_density, torch.zeros_like(log_density))
@@ -486,12 +488,13 @@ class LatentODE(nn.Module):
         """Decoded predictions at ``t_new`` given observations ``(t_obs, x_obs)``.
 
         A batch: ``t_obs`` (N,) shared or (B, N) per series, ``x_obs`` (B, N, D), ``mask``
-        (B, N); ``t_new`` (M,) or (B, M), any times ≥ t0 (beyond the observations:
-        extrapolation). Returns the prediction from the posterior mean, (B, M, D), or with
-        ``samples`` = K posterior draws, (K, B, M, D). One series: ``t_obs`` (N,), ``x_obs``
-        (N, D) (or (N,) with one channel), ``mask`` (N,) and ``t_new`` (M,) give (M, D)
-        (or (M,)), or (K, M, D) with samples: the batch of that one series, without its
-        batch axis. The posterior mean is refined by ``refine`` Adam steps
+        (B, N) or (B, N, D) (a point may miss some channels); ``t_new`` (M,) or (B, M), any
+        times ≥ t0 (beyond the observations: extrapolation). Returns the prediction from the
+        posterior mean, (B, M, D), or with ``samples`` = K posterior draws, (K, B, M, D). One
+        series: ``t_obs`` (N,), ``x_obs`` (N, D) (or (N,) with one channel), ``mask`` (N,) or
+        (N, D) and ``t_new`` (M,) give (M, D) (or (M,)), or (K, M, D) with samples: the batch
+        of that one series, without its batch axis. The posterior mean is refined by
+        ``refine`` Adam steps
         (:meth:`refine_mean`; default: the model's ``refine``, 0 reads the encoder's mean as
         it is). Uses the evaluation solver. Arrays of any float dtype are converted; NaN in
         ``x_obs`` or ``t_obs`` is refused except where ``mask`` is False.
@@ -589,22 +592,38 @@ class LatentODE(nn.Module):
 
     def evaluate(self, data: Mapping[str, Any]) -> dict[str, float]:
         """Held-out ``loss`` (the negative bound with KL weight 1, evaluation solver, posterior
-        noise from a fixed seed) and, when ``data`` has a future (``ts_future``,
-        ``x_future``), the forecast ``rmse`` of :meth:`predict` from the posterior mean."""
+        noise from a fixed seed) and ``rmse``: when ``data`` has a future (``ts_future``,
+        ``x_future``), the forecast's of :meth:`predict` from the posterior mean; otherwise (a
+        user's series, with no future) the reconstruction's, :meth:`reconstruction_rmse`.
+        Data of events (a Poisson likelihood) and no future are scored by ``loss`` alone."""
         generator = torch.Generator().manual_seed(EVALUATION_SEED)
         with torch.no_grad():
             bound = self.bound(data, generator=generator, kl_weight=1.0, solver=self.eval_solver)
             results = {"loss": float(-bound.value.mean())}
             if "x_future" in data:
                 results["rmse"] = forecast_rmse(self.predict, data, self._like())
+            elif not self.field.has_intensity:
+                results["rmse"] = self.reconstruction_rmse(data)
         return results
+
+    def reconstruction_rmse(self, data: Mapping[str, Any]) -> float:
+        """RMSE of the decoded path from each series' posterior mean (refined as in
+        :meth:`predict`) against its own observed values, over every observed value of every
+        series (missing values and padding left out): how well the model reconstructs series
+        it was not trained on, from their observations."""
+        observations, _, _ = self._batch(data)
+        cells = observations.cell_mask
+        times = observations.times
+        prediction = self.predict(times, observations.values, times, mask=cells)
+        error = torch.where(cells, prediction - observations.values, 0.0).pow(2)
+        return float((error.sum() / cells.sum()).sqrt())
 
 
 def _one_series(
     t_obs: Any, values: Tensor, mask: Any, t_new: Any, like: Tensor
 ) -> tuple[Tensor, Tensor, Tensor | None, Tensor]:
-    """One series (``values`` (N, D) or (N,), times (N,), mask (N,), new times (M,)) as the
-    batch of that one series: (1, N), (1, N, D), (1, N) and (M,)."""
+    """One series (``values`` (N, D) or (N,), times (N,), mask (N,) or (N, D), new times (M,))
+    as the batch of that one series: (1, N), (1, N, D), (1, N) or (1, N, D), and (M,)."""
     points = values.shape[0]
     values = values.reshape(1, points, *(values.shape[1:] or (1,)))
     times = as_tensor(t_obs, like, "t_obs", masked=True)
@@ -614,7 +633,9 @@ def _one_series(
             f"got {format_shape(tuple(times.shape))} (a batch: x_obs (B, N, D))"
         )
     if mask is not None:
-        mask = as_mask(mask, (points,), like.device, "mask")[None]
+        cells = torch.as_tensor(mask).ndim == 2
+        shape = tuple(values.shape[1:]) if cells else (points,)
+        mask = as_mask(mask, shape, like.device, "mask")[None]
     new = as_tensor(t_new, like, "t_new")
     if new.ndim != 1:
         raise ValueError(

@@ -20,13 +20,15 @@ def gaussian_log_likelihood(
 ) -> Tensor:
     """``Σ_{n observed, d} log N(x[n, d]; mean[n, d], std²)`` over the last two axes.
 
-    ``std`` is a float or a tensor broadcasting against ``x``; masked points (``mask`` False)
-    contribute exactly 0, whatever their values (padding may hold anything finite).
+    ``std`` is a float or a tensor broadcasting against ``x``; masked points (``mask`` (…, N)
+    False) or values (``mask`` shaped like ``x``) contribute exactly 0, whatever their values
+    (padding may hold anything finite).
     """
     std = torch.as_tensor(std, dtype=x.dtype, device=x.device)
     log_density = -0.5 * ((x - mean) / std) ** 2 - torch.log(std) - 0.5 * LOG_2PI
     if mask is not None:
-        log_density = torch.where(mask[..., None], log_density, torch.zeros_like(log_density))
+        mask = mask if mask.ndim == x.ndim else mask[..., None]
+        log_density = torch.where(mask, log_density, torch.zeros_like(log_density))
     return log_density.sum((-2, -1))
 
 

@@ -1,10 +1,11 @@
 """Irregularly sampled series in a batch: checked tensors, the union time grid, forecast RMSE.
 
 A batch of B series holds per-series times ``(B, N)`` (or ``(N,)`` shared by all), values
-``(B, N, D)`` and a mask ``(B, N)`` (True for an observed point; padding may hold any value,
-NaN included, and reaches the models as 0). Series with different times are solved together on
-the sorted union of their times (Rubanova et al. 2019): :func:`union_grid` builds it and
-:func:`gather_at` reads each series' own points back from a solution on it.
+``(B, N, D)`` and a mask ``(B, N)`` (True for an observed point) or ``(B, N, D)`` (True for an
+observed value: a point may miss some of its channels); padding and missing values may hold any
+value, NaN included, and reach the models as 0. Series with different times are solved
+together on the sorted union of their times (Rubanova et al. 2019): :func:`union_grid` builds
+it and :func:`gather_at` reads each series' own points back from a solution on it.
 """
 
 from __future__ import annotations
@@ -36,11 +37,27 @@ def series_times(times: Any, batch: int, like: Tensor, name: str) -> Tensor:
 
 @dataclass(frozen=True)
 class Observations:
-    """Checked observations: ``times`` (B, N), ``values`` (B, N, D), ``mask`` (B, N) bool."""
+    """Checked observations: ``times`` (B, N), ``values`` (B, N, D), ``mask`` (B, N) bool
+    (a point with at least one observed value) and, when some points miss some of their
+    channels, ``cells`` (B, N, D) bool (True for an observed value; values where it is False
+    are 0)."""
 
     times: Tensor
     values: Tensor
     mask: Tensor
+    cells: Tensor | None = None
+
+    @property
+    def cell_mask(self) -> Tensor:
+        """(B, N, D): True for each observed value."""
+        if self.cells is not None:
+            return self.cells
+        return self.mask[..., None].expand(self.values.shape)
+
+    def masked_to(self, keep: Tensor) -> Observations:
+        """The same series with only the points where ``keep`` (B, N) is True observed."""
+        cells = None if self.cells is None else self.cells & keep[..., None]
+        return Observations(self.times, self.values, self.mask & keep, cells)
 
     @classmethod
     def of(
@@ -60,6 +77,13 @@ class Observations:
                 f"{names[0]} has {times.shape[1]} times per series but {names[1]} has "
                 f"{points} points; they must match"
             )
+        if mask is not None and torch.as_tensor(mask).ndim == 3:
+            cells = as_mask(mask, tuple(values.shape), values.device, names[2])
+            points_mask = cells.any(-1)
+            times = check_scored(times, points_mask, names[0])
+            values = check_scored(values, cells, names[1])
+            values = torch.where(cells, values, torch.zeros_like(values))  # missing: read as 0
+            return cls(times, values, points_mask, cells)
         mask = as_mask(mask, (batch, points), values.device, names[2])
         times = check_scored(times, mask, names[0])
         return cls(times, check_scored(values, mask, names[1]), mask)
@@ -70,7 +94,8 @@ class Observations:
 
     def reversed(self) -> Observations:
         """The series read backwards in time (for a recognition network)."""
-        return Observations(self.times.flip(1), self.values.flip(1), self.mask.flip(1))
+        cells = None if self.cells is None else self.cells.flip(1)
+        return Observations(self.times.flip(1), self.values.flip(1), self.mask.flip(1), cells)
 
 
 @dataclass(frozen=True)

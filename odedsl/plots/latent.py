@@ -21,6 +21,7 @@ SAMPLES = 30
 STEPS = 7
 POINTS = 200
 DIRECTION = "direction"  # Spirals2D: 0 clockwise, 1 counter-clockwise
+MAX_CHANNELS = 4  # series of more channels than this are drawn by their first alone
 
 
 def _numpy(value: Any) -> np.ndarray:
@@ -66,8 +67,9 @@ def _extrapolation(model: LatentODE, data: Mapping[str, Any], out_dir: Path) -> 
     plane = observed_x.shape[-1] == 2
     figure, axes = plt.subplots(1, len(rows), figsize=(4 * len(rows), 4), squeeze=False)
     for row, axis in zip(rows, axes[0], strict=True):
-        keep = slice(None) if mask is None else _numpy(mask[row]).astype(bool)
+        keep = _observed(mask, row, observed_x.shape[1:])
         if plane:
+            keep = keep.all(-1)  # points with both coordinates
             for draw in draws[:, row]:
                 axis.plot(draw[:, 0], draw[:, 1], color="tab:blue", alpha=0.08, lw=1)
             axis.plot(mean[row, :, 0], mean[row, :, 1], color="tab:blue", label="posterior mean")
@@ -77,20 +79,35 @@ def _extrapolation(model: LatentODE, data: Mapping[str, Any], out_dir: Path) -> 
             axis.scatter(*observed_x[row][keep].T, s=8, color="tab:red", label="observed")
             axis.set(aspect="equal", xlabel="x₁", ylabel="x₂")
         else:
-            low, high = np.quantile(draws[:, row, :, 0], [0.05, 0.95], axis=0)
-            axis.fill_between(grid, low, high, alpha=0.3, label="90% posterior band")
-            axis.plot(grid, mean[row, :, 0], label="posterior mean")
-            if "x_future" in data:
-                future_t = _numpy(data["ts_future"])
-                axis.plot(future_t, _numpy(data["x_future"])[row, :, 0], "k--", label="true")
-            keep_t = observed_t[row][keep]
-            axis.scatter(keep_t, observed_x[row][keep][:, 0], s=8, color="tab:red")
-            axis.axvline(float(keep_t.max()), color="grey", lw=0.5)
-            axis.set(xlabel="t", ylabel="x₁")
+            channels = observed_x.shape[-1] if observed_x.shape[-1] <= MAX_CHANNELS else 1
+            for d in range(channels):
+                colour, name = f"C{d}", f"x{d + 1}"
+                low, high = np.quantile(draws[:, row, :, d], [0.05, 0.95], axis=0)
+                band = "90% posterior band" if d == 0 else None
+                axis.fill_between(grid, low, high, color=colour, alpha=0.2, label=band)
+                axis.plot(grid, mean[row, :, d], color=colour, label=f"{name}: posterior mean")
+                if "x_future" in data:
+                    future_t = _numpy(data["ts_future"])
+                    future = _numpy(data["x_future"])[row, :, d]
+                    axis.plot(future_t, future, "k--", label="true" if d == 0 else None)
+                seen = keep[:, d]
+                axis.scatter(observed_t[row][seen], observed_x[row][seen][:, d], s=8, color=colour)
+            last = float(observed_t[row][keep.any(-1)].max())
+            axis.axvline(last, color="grey", lw=0.5)
+            axis.set(xlabel="t", ylabel="x" if channels > 1 else "x₁")
         axis.set_title(f"series {row}")
     axes[0, 0].legend(loc="best", fontsize=7)
     figure.suptitle("reconstruction and extrapolation (posterior mean and samples)")
     return save(figure, out_dir / "extrapolation.png")
+
+
+def _observed(mask: Any, row: int, shape: tuple[int, ...]) -> np.ndarray:
+    """Which values of series ``row`` are observed, (N, D): all without a mask, the points'
+    mask (B, N) spread over the channels, or a mask of values (B, N, D) as it is."""
+    if mask is None:
+        return np.ones(shape, dtype=bool)
+    keep = _numpy(mask[row]).astype(bool)
+    return keep if keep.ndim == 2 else np.broadcast_to(keep[:, None], shape)
 
 
 def _pair(data: Mapping[str, Any]) -> list[int]:

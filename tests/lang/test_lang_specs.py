@@ -25,6 +25,8 @@ NAMES = [
     "anode_annulus",
     "node_annulus",
     "regression_friedman",
+    "latent_oscillations",
+    "odenet_npz",
 ]
 
 
@@ -59,6 +61,8 @@ def test_reference_spec_checks_without_warnings(models, name: str) -> None:
         ("anode_annulus", "supervised", "likelihood", {"h": (5,)}),
         ("node_annulus", "supervised", "likelihood", {"h": (2,)}),
         ("regression_friedman", "supervised", "likelihood", {"h": (8,)}),
+        ("latent_oscillations", "latent", "elbo", {"z": (6,)}),
+        ("odenet_npz", "supervised", "likelihood", {"h": (32, 8, 8)}),
     ],
 )
 def test_kind_objective_and_states(models, name, kind, objective, states) -> None:

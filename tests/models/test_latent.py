@@ -265,6 +265,52 @@ def test_a_series_loss_does_not_depend_on_padding_or_batch_mates(encoder) -> Non
     torch.testing.assert_close(batched.value[:1], alone.value, rtol=1e-7, atol=1e-7)
 
 
+@pytest.mark.parametrize("encoder", [RNN, GRU])
+def test_a_missing_value_is_left_out_of_the_likelihood_and_read_as_zero(encoder) -> None:
+    # A mask of values (B, N, D): the likelihood of a point missing its second channel is the
+    # first channel's alone, whatever the missing value holds; the encoder reads it as 0. The
+    # same series with the point's mask True and the value 0 gives the same posterior, and its
+    # likelihood differs exactly by the log density of that one value.
+    torch.manual_seed(0)
+    model = LatentODE(
+        encoder(D, 8, 2 * L, time_gap=True),
+        MLP([L, 16, L], act="elu"),
+        MLP([L, 16, D], act="relu"),
+        latent_dim=L,
+        train_solver=TIGHT,
+    ).double()
+    times = torch.tensor([[0.1, 0.5, 1.7, 2.0]], dtype=DTYPE)
+    values = torch.randn(1, 4, D, generator=torch.Generator().manual_seed(3), dtype=DTYPE)
+    cells = torch.ones(1, 4, D, dtype=torch.bool)
+    cells[0, 1, 1] = False
+    garbage, zero = values.clone(), values.clone()
+    garbage[0, 1, 1], zero[0, 1, 1] = 1e6, 0.0
+    noise = torch.zeros(1, 1, L, dtype=DTYPE)
+    missing = model.bound({"ts": times, "x": garbage, "mask": cells}, noise=noise)
+    full = model.bound({"ts": times, "x": zero}, noise=noise)
+    torch.testing.assert_close(missing.kl, full.kl, rtol=0, atol=0)  # the same posterior
+    with torch.no_grad():
+        z0, _ = model.encode(Observations.of(times, zero, None, values))
+        mean = model.decode(z0[None], times)[0, 0, 1, 1]
+    one = -0.5 * (mean / 0.3) ** 2 - math.log(0.3) - 0.5 * math.log(2 * math.pi)
+    torch.testing.assert_close(full.log_likelihood - missing.log_likelihood, one[None, None])
+
+
+def test_without_a_future_evaluate_reports_the_reconstruction_rmse_of_observed_values() -> None:
+    model = spiral_model(refine=3, train_solver=RK4)
+    data = load("Spirals2D", split="test", n=4, observed=10, seed=0)
+    cells = np.ones(data["x"].shape, dtype=bool)
+    cells[0, 2, 0] = cells[3, 5, 1] = False
+    series = {"ts": data["ts"], "x": np.where(cells, data["x"], np.nan), "mask": cells}
+    results = model.evaluate(series)
+    with torch.no_grad():
+        x = np.where(cells, data["x"], 0.0)
+        prediction = model.predict(data["ts"], x, data["ts"], mask=cells).numpy()
+    rmse = np.sqrt(((prediction - data["x"])[cells] ** 2).mean())
+    assert set(results) == {"loss", "rmse"} and np.isfinite(results["loss"])
+    assert results["rmse"] == pytest.approx(rmse, rel=1e-9)
+
+
 def test_event_padding_does_not_change_a_series_loss() -> None:
     z0 = torch.tensor([[0.8, 0.1], [-0.5, 0.6]], dtype=DTYPE)
     model = event_model(z0, Rate(2.0, 1.0))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 from pathlib import Path
 
 import pytest
@@ -61,3 +62,30 @@ def test_a_refined_spec_also_reports_the_encoders_mean_in_a_row_of_its_own(table
         "| latent ODE, encoder's mean | 50 | 0.3000 | 0.3000 | 0.1502 | 10 |",
         "| RNN | 50 | 0.4000 | 0.4000 | 0.3202 | 5 |",
     ]
+
+
+def test_eval_every_selects_on_validation_and_the_row_says_so(table, tmp_path, monkeypatch):
+    calls = []
+
+    def fake_train(path, *, out, seed, overrides):
+        calls.append((Path(path).name, seed, overrides))
+        evaluation = {"rmse": 0.12, "split": "test", "checkpoint": "best", "step": 6000}
+        (out / "eval.json").write_text(json.dumps(evaluation), encoding="utf-8")
+        (out / "summary.json").write_text(json.dumps({"seconds": 3.0}), encoding="utf-8")
+        return out
+
+    class Unrefined:
+        refine = 0
+
+    monkeypatch.setattr(table.odedsl, "train", fake_train)
+    monkeypatch.setattr(table.odedsl, "load", lambda out: Unrefined())
+    run = table.train_latent(table.SPIRALS, 30, 3, tmp_path / "run", eval_every=2000)
+    assert calls == [("run.ode", 3, {"eval_every": 2000})]
+    assert (run["rmse"], run["split"], run["checkpoint"], run["step"]) == (
+        0.12,
+        "test",
+        "best",
+        6000,
+    )
+    table.train_latent(table.SPIRALS, 30, 4, tmp_path / "plain")
+    assert calls[-1] == ("plain.ode", 4, None)
