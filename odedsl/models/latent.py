@@ -488,13 +488,13 @@ class LatentODE(nn.Module):
         """Decoded predictions at ``t_new`` given observations ``(t_obs, x_obs)``.
 
         A batch: ``t_obs`` (N,) shared or (B, N) per series, ``x_obs`` (B, N, D), ``mask``
-        (B, N) or, for values missing from some channels, (B, N, D); ``t_new`` (M,) or
-        (B, M), any times ≥ t0 (beyond the observations: extrapolation). Returns the
-        prediction from the posterior mean, (B, M, D), or with ``samples`` = K posterior
-        draws, (K, B, M, D). One series: ``t_obs`` (N,), ``x_obs`` (N, D) (or (N,) with one
-        channel), ``mask`` (N,) and ``t_new`` (M,) give (M, D) (or (M,)), or (K, M, D) with
-        samples: the batch of that one series, without its batch axis. The posterior mean is
-        refined by ``refine`` Adam steps
+        (B, N) or (B, N, D) (a point may miss some channels); ``t_new`` (M,) or (B, M), any
+        times ≥ t0 (beyond the observations: extrapolation). Returns the prediction from the
+        posterior mean, (B, M, D), or with ``samples`` = K posterior draws, (K, B, M, D). One
+        series: ``t_obs`` (N,), ``x_obs`` (N, D) (or (N,) with one channel), ``mask`` (N,) or
+        (N, D) and ``t_new`` (M,) give (M, D) (or (M,)), or (K, M, D) with samples: the batch
+        of that one series, without its batch axis. The posterior mean is refined by
+        ``refine`` Adam steps
         (:meth:`refine_mean`; default: the model's ``refine``, 0 reads the encoder's mean as
         it is). Uses the evaluation solver. Arrays of any float dtype are converted; NaN in
         ``x_obs`` or ``t_obs`` is refused except where ``mask`` is False.
@@ -622,8 +622,8 @@ class LatentODE(nn.Module):
 def _one_series(
     t_obs: Any, values: Tensor, mask: Any, t_new: Any, like: Tensor
 ) -> tuple[Tensor, Tensor, Tensor | None, Tensor]:
-    """One series (``values`` (N, D) or (N,), times (N,), mask (N,), new times (M,)) as the
-    batch of that one series: (1, N), (1, N, D), (1, N) and (M,)."""
+    """One series (``values`` (N, D) or (N,), times (N,), mask (N,) or (N, D), new times (M,))
+    as the batch of that one series: (1, N), (1, N, D), (1, N) or (1, N, D), and (M,)."""
     points = values.shape[0]
     values = values.reshape(1, points, *(values.shape[1:] or (1,)))
     times = as_tensor(t_obs, like, "t_obs", masked=True)
@@ -633,7 +633,9 @@ def _one_series(
             f"got {format_shape(tuple(times.shape))} (a batch: x_obs (B, N, D))"
         )
     if mask is not None:
-        mask = as_mask(mask, (points,), like.device, "mask")[None]
+        cells = torch.as_tensor(mask).ndim == 2
+        shape = tuple(values.shape[1:]) if cells else (points,)
+        mask = as_mask(mask, shape, like.device, "mask")[None]
     new = as_tensor(t_new, like, "t_new")
     if new.ndim != 1:
         raise ValueError(

@@ -1,12 +1,11 @@
 """Irregularly sampled series in a batch: checked tensors, the union time grid, forecast RMSE.
 
 A batch of B series holds per-series times ``(B, N)`` (or ``(N,)`` shared by all), values
-``(B, N, D)`` and a mask ``(B, N)`` (True for an observed point; padding may hold any value,
-NaN included, and reaches the models as 0) or ``(B, N, D)`` (True for an observed value: a
-point may miss some of its channels, and a missing value reaches the models as 0). Series with
-different times are solved together on the sorted union of their times (Rubanova et al. 2019):
-:func:`union_grid` builds it and :func:`gather_at` reads each series' own points back from a
-solution on it.
+``(B, N, D)`` and a mask ``(B, N)`` (True for an observed point) or ``(B, N, D)`` (True for an
+observed value: a point may miss some of its channels); padding and missing values may hold any
+value, NaN included, and reach the models as 0. Series with different times are solved
+together on the sorted union of their times (Rubanova et al. 2019): :func:`union_grid` builds
+it and :func:`gather_at` reads each series' own points back from a solution on it.
 """
 
 from __future__ import annotations
@@ -80,11 +79,11 @@ class Observations:
             )
         if mask is not None and torch.as_tensor(mask).ndim == 3:
             cells = as_mask(mask, tuple(values.shape), values.device, names[2])
-            points_seen = cells.any(-1)
-            times = check_scored(times, points_seen, names[0])
+            points_mask = cells.any(-1)
+            times = check_scored(times, points_mask, names[0])
             values = check_scored(values, cells, names[1])
-            values = torch.where(cells, values, torch.zeros_like(values))
-            return cls(times, values, points_seen, cells)
+            values = torch.where(cells, values, torch.zeros_like(values))  # missing: read as 0
+            return cls(times, values, points_mask, cells)
         mask = as_mask(mask, (batch, points), values.device, names[2])
         times = check_scored(times, mask, names[0])
         return cls(times, check_scored(values, mask, names[1]), mask)
