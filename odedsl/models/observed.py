@@ -425,7 +425,8 @@ class ObservedODE(nn.Module):
           at times ``ts`` (M,) -> (M, ...), or (B, M) -> (B, M, ...);
         - ``predict(ts_obs, x_obs, ts_new, mask=None)``: a trajectory model whose start reads
           each series (``first(x)``): the mean observation at ``ts_new`` (M,) or (B, M) of
-          each series of ``x_obs`` (B, N, ...), observed at ``ts_obs`` -> (B, M, ...).
+          each series of ``x_obs`` (B, N, ...), observed at ``ts_obs`` -> (B, M, ...); one
+          series ``x_obs`` (N, ...) with ``ts_obs`` (N,), ``ts_new`` (M,) -> (M, ...).
 
         Each is of the first observation of a series (for trajectory models)."""
         with torch.no_grad():
@@ -452,6 +453,11 @@ class ObservedODE(nn.Module):
                 "this model starts from each series' data: predict(ts_obs, x_obs, ts_new)"
             )
         ts_obs, x_obs, ts_new = args
+        x_obs = as_tensor(x_obs, like, "x_obs", masked=True)
+        single = x_obs.ndim == 1 + len(observation.event_shape)  # one series: no batch axis
+        if single:
+            ts_obs, x_obs = as_tensor(ts_obs, like, "ts_obs", masked=True)[None], x_obs[None]
+            mask = None if mask is None else torch.as_tensor(mask)[None]
         batch = {observation.times: ts_obs, observation.value: x_obs}
         if mask is not None:
             batch["mask"] = mask
@@ -459,7 +465,8 @@ class ObservedODE(nn.Module):
         size = self._batch_size(inputs)
         series_times(inputs[observation.times], size, like, "ts_obs")  # checks the shape
         times = series_times(as_tensor(ts_new, like, "ts_new"), size, like, "ts_new")
-        return self._means_at(observation, inputs, times, settings)
+        means = self._means_at(observation, inputs, times, settings)
+        return means[0] if single else means
 
     def _means_at(
         self,

@@ -149,6 +149,11 @@ def test_a_trajectory_model_starting_at_each_series_is_hand_written_torch(series
     assert float(model.loss(series_batch).loss) == pytest.approx(float(expected), rel=1e-7)
     prediction = model.predict(series_batch["ts"], series_batch["x"], torch.tensor([0.0, 1.0]))
     torch.testing.assert_close(prediction[:, 0], series_batch["x"][:, 0])  # z(0) = first(x)
+    # one series without its batch axis (numpy too) is the batch of that one series
+    one = model.predict(
+        series_batch["ts"][1].numpy(), series_batch["x"][1].numpy(), torch.tensor([0.0, 1.0])
+    )
+    torch.testing.assert_close(one, prediction[1])
 
 
 def test_the_union_grid_solve_is_the_fixed_step_solve_exactly(series_batch):
