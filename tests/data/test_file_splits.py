@@ -19,6 +19,7 @@ from odedsl.compiler.runtime import build_data, check_data_files, data_files
 from odedsl.data import DATASETS, DataError, load
 from odedsl.errors import SpecError
 from odedsl.lang import check_text
+from tests.data.specs import FLOW
 
 SPLITS = ("train", "validation", "test")
 LABELLED = '(x, y) :: (Real[4], Int) ~ CSV(path = "table.csv", label = "y")'
@@ -49,21 +50,6 @@ SUPERVISED = """model Table
 end
 """
 
-FLOW = """model Points
-    data
-        {data}
-    end
-    states
-        z(t) :: Real[2]
-        t ∈ (0.0, 1.0)
-    end
-    flow
-        dz/dt = -z
-        z(0) ~ Normal(0, I(2))
-        z(1.0) = x
-    end
-end
-"""
 
 SERIES = """model Series
     data

@@ -14,6 +14,7 @@ from odedsl.data.csv_file import csv_rows, csv_trajectory
 from odedsl.data.npz_file import npz_rows, npz_series
 from odedsl.errors import SpecError
 from odedsl.lang import check_text
+from tests.data.specs import FLOW
 from tests.data.test_images import write_idx
 
 
@@ -97,23 +98,6 @@ def test_npz_series_mask_nan_values_and_padding_times(tmp_path: Path) -> None:
     first, second = npz_series(path)
     assert first.mask[:, 0].tolist() == [True, False, True]
     assert second.ts.tolist() == [0.5, 1.5]  # the NaN time is padding
-
-
-FLOW = """model F
-    data
-        {data}
-    end
-    states
-        z(t) :: Real[2]
-        t ∈ (0.0, 1.0)
-    end
-    flow
-        dz/dt = -z
-        z(0) ~ Normal(0, I(2))
-        z(1.0) = x
-    end
-end
-"""
 
 
 @pytest.mark.parametrize(
