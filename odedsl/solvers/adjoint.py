@@ -56,6 +56,7 @@ class _Settings:
     adjoint_options: dict
     adjoint_norm: str
     stats: SolverStats
+    forward_ys: Tensor | None = None  # the forward solution when already known (events)
 
 
 class _AugmentedDynamics:
@@ -108,17 +109,19 @@ def _seminorm(n_checked: int):
 class _AdjointSolve(torch.autograd.Function):
     @staticmethod
     def forward(ctx, settings: _Settings, y0: Tensor, t: Tensor, *params: Tensor) -> Tensor:
-        with torch.no_grad():
-            ys = integrate(
-                settings.func,
-                y0,
-                t,
-                method=settings.method,
-                rtol=settings.rtol,
-                atol=settings.atol,
-                options=settings.options,
-                stats=settings.stats,
-            )
+        ys = settings.forward_ys
+        if ys is None:
+            with torch.no_grad():
+                ys = integrate(
+                    settings.func,
+                    y0,
+                    t,
+                    method=settings.method,
+                    rtol=settings.rtol,
+                    atol=settings.atol,
+                    options=settings.options,
+                    stats=settings.stats,
+                )
         ctx.settings = settings
         ctx.params = params
         ctx.save_for_backward(ys, t)
@@ -219,12 +222,14 @@ def adjoint_solve(
     adjoint_options: dict,
     adjoint_norm: str = "seminorm",
     stats: SolverStats,
+    forward_ys: Tensor | None = None,
 ) -> Tensor:
     """Solve ``dy/dt = func(t, y)`` at the times ``t``, with gradients by the adjoint method.
 
     Returns ys of shape (len(t), *y0.shape), differentiable with respect to ``y0``, ``t`` and
     those of ``adjoint_params`` that require grad. The backward pass adds its evaluations
-    to ``stats.nfe_backward``.
+    to ``stats.nfe_backward``. ``forward_ys``: the forward solution at ``t``, when the caller
+    has it already (it is then not solved again).
     """
     params = differentiable_params(adjoint_params)
     settings = _Settings(
@@ -239,5 +244,6 @@ def adjoint_solve(
         adjoint_options=adjoint_options,
         adjoint_norm=adjoint_norm,
         stats=stats,
+        forward_ys=forward_ys,
     )
     return _AdjointSolve.apply(settings, y0, t, *params)

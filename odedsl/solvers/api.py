@@ -24,6 +24,7 @@ from .tuples import TupleFunc, TupleLayout
 GRADIENT_METHODS = ("direct", "adjoint", "checkpoint")
 ADJOINT_NORMS = ("seminorm", "full")
 DEFAULT_METHOD = "dopri5"
+EVENT_MODES = ("first", "per_row")
 
 State = Tensor | tuple[Tensor, ...]
 
@@ -45,6 +46,8 @@ def solve(
     adjoint_options: Mapping[str, Any] | None = None,
     adjoint_norm: str = "seminorm",
     checkpoints: int | None = None,
+    event_fn: Callable | None = None,
+    events: str = "first",
 ) -> Solution:
     """Solve ``dy/dt = func(t, y)``, ``y(t[0]) = y0`` at the times ``t``.
 
@@ -56,6 +59,12 @@ def solve(
     ``adjoint_params`` to ``func``'s parameters when it is an ``nn.Module``) or
     ``"checkpoint"``. Returns a ``Solution`` with ``ys`` (shaped like ``odeint``'s result)
     and ``stats``.
+
+    With ``event_fn(t, y)`` (see ``events``), ``t = [t0, t1]`` gives the start and the
+    direction: the solve runs until ``event_fn`` crosses zero, ``ys`` is ``[y0, y(event)]``
+    and ``event_t`` the event time. ``events="first"`` stops the whole state at the first
+    event (torchdiffeq's); ``events="per_row"`` stops each row of ``y0`` (its first axis) at
+    its own: ``event_fn`` returns one value per row and ``event_t`` has one time per row.
     """
     if not callable(func):
         raise ValueError(f"func must be callable as func(t, y), got {type(func).__name__}")
@@ -71,23 +80,15 @@ def solve(
         raise ValueError("rtol and atol must not both be zero")
     options = _check_options("options", options)
     gradient = _check_choice("gradient", gradient, GRADIENT_METHODS)
+    events = _check_choice("events", events, EVENT_MODES)
     flat_func = func if layout is None else TupleFunc(func, layout)
     if layout is not None:
         norm = options.get("norm")
         options["norm"] = layout.mixed_norm if norm is None else layout.wrap_norm(norm)
     stats = SolverStats(info={"method": method})
-    if gradient == "direct":
-        ys = integrate(
-            flat_func,
-            flat_y0,
-            t,
-            method=method,
-            rtol=rtol,
-            atol=atol,
-            options=options,
-            stats=stats,
-        )
-    else:
+    common = dict(method=method, rtol=rtol, atol=atol, options=options, stats=stats)
+    adjoint: dict[str, Any] = {}
+    if gradient != "direct":
         adjoint = _adjoint_arguments(
             func,
             method,
@@ -101,20 +102,41 @@ def solve(
             adjoint_options,
             adjoint_norm,
         )
-        common = dict(method=method, rtol=rtol, atol=atol, options=options, stats=stats)
+
+    def solve_at(times: Tensor, forward_ys: Tensor | None = None) -> Tensor:
+        if gradient == "direct":
+            return integrate(flat_func, flat_y0, times, **common)
         if gradient == "adjoint":
             from .adjoint import adjoint_solve
 
-            ys = adjoint_solve(flat_func, flat_y0, t, **common, **adjoint)
-        else:
-            from .checkpoint import checkpoint_solve
-
-            ys = checkpoint_solve(
-                flat_func, flat_y0, t, **common, **adjoint, checkpoints=checkpoints
+            return adjoint_solve(
+                flat_func, flat_y0, times, **common, **adjoint, forward_ys=forward_ys
             )
+        from .checkpoint import checkpoint_solve
+
+        return checkpoint_solve(
+            flat_func, flat_y0, times, **common, **adjoint, checkpoints=checkpoints
+        )
+
+    event_t = None
+    if event_fn is None:
+        ys = solve_at(t)
+    else:
+        from .events import solve_until_event
+
+        event_t, ys = solve_until_event(
+            flat_func,
+            flat_y0,
+            t,
+            event_fn=event_fn,
+            events=events,
+            to_state=(lambda y: y) if layout is None else layout.unflatten,
+            gradient_solve=None if gradient == "direct" else solve_at,
+            **common,
+        )
     if layout is not None:
-        ys = layout.unflatten(ys, (len(t),))
-    return Solution(ys=ys, stats=stats)
+        ys = layout.unflatten(ys, (len(ys),))
+    return Solution(ys=ys, stats=stats, event_t=event_t)
 
 
 def odeint(
@@ -126,9 +148,18 @@ def odeint(
     atol: float | Tensor | tuple = 1e-9,
     method: str | None = None,
     options: Mapping[str, Any] | None = None,
-) -> State:
-    """torchdiffeq's ``odeint``: the same call, returning the same tensor (or tuple)."""
-    return solve(func, y0, t, rtol=rtol, atol=atol, method=method, options=options).ys
+    event_fn: Callable | None = None,
+) -> State | tuple[Tensor, State]:
+    """torchdiffeq's ``odeint``: the same call, returning the same tensor (or tuple).
+
+    With ``event_fn``, returns ``(event_t, solution)`` as torchdiffeq does (see ``solve``);
+    unlike torchdiffeq's, ``event_t`` and ``solution[-1]`` carry their full gradients
+    (implicit function theorem) without ``odeint_event``.
+    """
+    solution = solve(
+        func, y0, t, rtol=rtol, atol=atol, method=method, options=options, event_fn=event_fn
+    )
+    return solution.ys if event_fn is None else (solution.event_t, solution.ys)
 
 
 def odeint_adjoint(
@@ -145,7 +176,8 @@ def odeint_adjoint(
     adjoint_method: str | None = None,
     adjoint_options: Mapping[str, Any] | None = None,
     adjoint_params: Iterable[Tensor] | None = None,
-) -> State:
+    event_fn: Callable | None = None,
+) -> State | tuple[Tensor, State]:
     """torchdiffeq's ``odeint_adjoint``, as ``solve(..., gradient="adjoint").ys``.
 
     The adjoint's error norm is the seminorm unless ``adjoint_options={"norm": "full"}``
@@ -155,7 +187,7 @@ def odeint_adjoint(
     adjoint_norm = "seminorm"
     if isinstance(adjoint_options.get("norm"), str):
         adjoint_norm = adjoint_options.pop("norm")
-    return solve(
+    solution = solve(
         func,
         y0,
         t,
@@ -170,7 +202,9 @@ def odeint_adjoint(
         adjoint_atol=adjoint_atol,
         adjoint_options=adjoint_options or None,
         adjoint_norm=adjoint_norm,
-    ).ys
+        event_fn=event_fn,
+    )
+    return solution.ys if event_fn is None else (solution.event_t, solution.ys)
 
 
 def _flatten_state(y0: Any) -> tuple[TupleLayout | None, Tensor]:

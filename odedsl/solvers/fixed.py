@@ -25,6 +25,7 @@ from .options import callable_option, choice_option, float_option, int_option, t
 from .outputs import Outputs, fill_outputs
 from .runge_kutta import Func, RungeKuttaStages
 from .solution import SolverStats
+from .stepping import StepHook
 from .tableau import ButcherTableau
 
 INTERPOLATIONS = ("cubic", "linear")
@@ -41,6 +42,7 @@ class FixedGridSolver:
     """
 
     tableau: ClassVar[ButcherTableau]
+    step_hook: StepHook | None = None  # see ``stepping``
     option_names: ClassVar[frozenset[str]] = frozenset(
         {"step_size", "grid_constructor", "interp", "max_num_steps", "step_callback"}
     )
@@ -80,7 +82,11 @@ class FixedGridSolver:
         """Solve at the times ``t`` (strictly monotone); returns ``(len(t), *y0.shape)``."""
         times = times_as_floats(t)
         n_grid, grid = self._grid(t, times)
-        if self.max_num_steps is not None and n_grid - 1 > self.max_num_steps:
+        if (
+            self.max_num_steps is not None
+            and n_grid is not None
+            and n_grid - 1 > self.max_num_steps
+        ):
             raise SolverError(
                 f"the grid has {n_grid - 1} steps, more than max_num_steps={self.max_num_steps}"
                 f" (t={times[0]:.6g}, step size {abs(times[-1] - times[0]) / (n_grid - 1):.3g}, "
@@ -113,15 +119,25 @@ class FixedGridSolver:
                             f"{n_steps} steps taken). Hint: use a smaller step size or an "
                             "adaptive method, or check func for overflow."
                         )
+                if self.step_hook is not None:
+                    self.step_hook(stages.accepted(t0, h, t1, y, y1))
                 t0, y = t1, y1
             return outputs.result(self.y0.shape)
         finally:
             self.stats.steps_accepted += n_steps
             self.stats.nfe_forward += 1 if stages is None else stages.nfe
 
-    def _grid(self, t: Tensor, times: list[float]) -> tuple[int, Iterator[float]]:
-        """The number of grid points and an iterator over them."""
+    def _grid(self, t: Tensor, times: list[float]) -> tuple[int | None, Iterator[float]]:
+        """The number of grid points (``None``: an endless grid) and an iterator over them."""
         t0, t_end = times[0], times[-1]
+        if math.isinf(t_end):  # an open-ended solve (until an event): the step size decides
+            if self.step_size is None:
+                raise ValueError(
+                    "options['step_size'] is required to solve with a fixed-grid method until "
+                    "an event (the grid cannot be built up to an unknown time)"
+                )
+            step = math.copysign(self.step_size, t_end - t0)
+            return None, (t0 + i * step for i in itertools.count())
         if self.step_size is not None:
             span = t_end - t0
             # Times carry rounding of a few ulps: a span of n steps plus rounding is n steps.
