@@ -26,7 +26,6 @@ event, and each row's time and state are located in the step where its sign chan
 
 from __future__ import annotations
 
-import contextlib
 import math
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -237,8 +236,14 @@ def solve_until_event(
             solver = build(start)
             solver.step_hook = search
             far = torch.tensor([t0, direction * math.inf], dtype=torch.float64)
-            with contextlib.suppress(_Stop):
+            try:
                 solver.integrate(far)
+            except _Stop:
+                pass
+            except SolverError as error:
+                raise SolverError(
+                    f"event_fn: no event found before the solve failed: {error}"
+                ) from error
     event_times: list[float] = search.times  # type: ignore[assignment]
     states: list[Tensor] = search.states  # type: ignore[assignment]
     if not direct:
