@@ -126,6 +126,11 @@ class _Search:
         self.steps += 1
         with torch.no_grad():
             ends = self.event(self.time(step.t1), step.y1.detach()).reshape(-1).tolist()
+        if not all(map(math.isfinite, ends)):
+            raise SolverError(
+                f"event_fn returned a non-finite value (NaN/inf) at t={step.t1:.6g}. Hint: "
+                "check event_fn, and func for overflow."
+            )
         for k, (start, end) in enumerate(zip(self.values, ends, strict=True)):
             if self.times[k] is None and end <= 0.0:
                 t_event = self._root(step, k, start, end)
@@ -248,7 +253,7 @@ def solve_until_event(
     states: list[Tensor] = search.states  # type: ignore[assignment]
     if not direct:
         states = _states_by_gradient_method(gradient_solve, t, y0, event_times, states)
-    event_t, state = _attach_gradients(func, event, t, y0, event_times, states, time)
+    event_t, state = _attach_gradients(func, event, t, y0, event_times, states, time, stats)
     return event_t, torch.stack([y0, state.view(y0.shape)])
 
 
@@ -283,8 +288,10 @@ def _attach_gradients(
     event_times: list[float],
     states: list[Tensor],
     time: Callable[[float], Tensor],
+    stats: SolverStats,
 ) -> tuple[Tensor, Tensor]:
-    """The event times and states with the implicit-function-theorem terms (value zero)."""
+    """The event times and states with the implicit-function-theorem terms (value zero):
+    one evaluation of ``func`` per event (per row in per-row mode) when gradients flow."""
     per_row = event.rows is not None
     width = y0.numel() // event.rows if per_row else y0.numel()
     times_out, pieces = [], []
@@ -295,6 +302,7 @@ def _attach_gradients(
         g = event(time(s), y_s).reshape(-1)[k]
         if torch.is_grad_enabled() and (g.requires_grad or y_k.requires_grad):
             f, rate = _event_rate(func, event, time(s), y_s.detach().view(y0.shape), k)
+            stats.nfe_forward += 1
             if rate == 0.0:
                 raise SolverError(
                     f"event_fn touches zero without crossing at t={s:.6g} (its time derivative "

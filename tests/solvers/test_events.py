@@ -111,14 +111,15 @@ def test_event_time_and_state_agree_with_scipy(case: str, method: str) -> None:
     np.testing.assert_array_equal(ys[0].detach().numpy(), y0)
 
 
+@pytest.mark.parametrize("case", ["drag forward", "duffing backward"])
 @pytest.mark.parametrize("interp", ["cubic", "linear"])
-def test_fixed_grid_event_agrees_with_scipy(interp: str) -> None:
+def test_fixed_grid_event_agrees_with_scipy(interp: str, case: str) -> None:
     # rk4 at h = 1e-3 is accurate to ~1e-12; the interpolant decides: cubic Hermite errs by
-    # O(h^4), linear by h²/8·|y''| ≈ 1.3e-6 (|y''| ≈ 10) in height, so ≈ 1e-7 in time at an
-    # impact speed of ~14 m/s.
-    _, rhs, y0, t0, direction = CASES["drag forward"]
+    # O(h^4), linear by h²/8·|y''| ≈ 1.3e-6 (|y''| ≈ 10 for the ball, ~2 for the oscillator)
+    # in x, so ≲ 1e-7 in time at crossing speeds of ~1-14.
+    _, rhs, y0, t0, direction = CASES[case]
     t_ref, _ = scipy_event(rhs, y0, t0, direction, lambda t, y: y[0])
-    event_t, _ = _run("drag forward", "rk4", {"step_size": 1e-3, "interp": interp})
+    event_t, _ = _run(case, "rk4", {"step_size": 1e-3, "interp": interp})
     assert abs(event_t.item() - t_ref) < AGREE
 
 
@@ -254,6 +255,24 @@ def test_event_time_and_state_gradients_match_finite_differences(kind: str, case
         np.testing.assert_allclose(got, _fd(lambda p, w=what: reference(p, w), x), atol=1e-6)
 
 
+def test_the_adjoint_does_not_solve_forward_again() -> None:
+    """The adjoint's forward pass is the event search itself: as many forward evaluations
+    as the direct mode (search plus one evaluation at the event); the checkpointed
+    gradient re-solves up to the event, so it needs more."""
+    counts = {}
+    for gradient in ("direct", "adjoint", "checkpoint"):
+        solution = odedsl.solve(
+            Duffing(),
+            torch.tensor([1.0, 0.0], dtype=torch.float64, requires_grad=True),
+            torch.tensor([0.5, 1.5], dtype=torch.float64),
+            event_fn=height,
+            gradient=gradient,
+            **TIGHT,
+        )
+        counts[gradient] = solution.stats.nfe_forward
+    assert counts["adjoint"] == counts["direct"] < counts["checkpoint"]
+
+
 def test_event_function_parameters_get_gradients() -> None:
     """Landing on a floor at height h (a parameter of event_fn only): from 10 m without drag
     T = sqrt(2(10 - h)/g), so dT/dh = -1/(g T) at h = 1."""
@@ -290,7 +309,7 @@ class RowDrag(nn.Module):
         return torch.stack([v, -G - self.k * v * v.abs()], dim=-1)
 
 
-@pytest.mark.parametrize("gradient", ["direct", "adjoint"])
+@pytest.mark.parametrize("gradient", ["direct", "adjoint", "checkpoint"])
 def test_per_row_events_equal_each_row_solved_alone(balls, gradient: str) -> None:
     heights, speeds, drags = balls
     func = RowDrag(drags)
@@ -309,7 +328,7 @@ def test_per_row_events_equal_each_row_solved_alone(balls, gradient: str) -> Non
         t_ref, y_ref = scipy_event(
             drag_rhs, [heights[i], speeds[i]], 0.0, 1.0, lambda t, y: y[0], args=(drags[i],)
         )
-        assert abs(float(solution.event_t[i]) - t_ref) < AGREE
+        assert abs(solution.event_t[i].item() - t_ref) < AGREE
         np.testing.assert_allclose(solution.ys[1, i].detach().numpy(), y_ref, atol=AGREE)
     # Row i's event time depends on row i alone: the gradient of the sum is, per row,
     # dT_i/dh_i = 1/|v_i(T_i)| (the ball meets the ground at its impact speed).
@@ -367,6 +386,11 @@ def test_event_needs_two_times_and_a_fixed_step_size() -> None:
         odedsl.odeint(**FALL, event_fn=height, method="rk4")
 
 
+def test_non_finite_event_value_is_an_error() -> None:
+    with pytest.raises(SolverError, match=r"event_fn returned a non-finite value \(NaN/inf\)"):
+        odedsl.odeint(**FALL, event_fn=lambda t, y: (y - 5.0).sum() / (t - t))
+
+
 def test_per_row_needs_a_tensor_state() -> None:
     with pytest.raises(ValueError, match="events='per_row' needs y0 to be a tensor"):
         odedsl.solve(
@@ -412,13 +436,14 @@ def test_touching_zero_without_crossing_is_not_differentiable() -> None:
         )
 
 
-def test_same_event_time_and_gradients_as_torchdiffeq() -> None:
+@pytest.mark.parametrize("interface", ["odeint", "odeint_adjoint"])
+def test_same_event_time_and_gradients_as_torchdiffeq(interface: str) -> None:
     """The same odeint_event call on both libraries (a tuple state, t0 a parameter, the
     event depending on a state part): times within the tolerances, 1e-8; gradients w.r.t.
     t0, the initial height and the drag agree to 1e-6 relative."""
     torchdiffeq = pytest.importorskip("torchdiffeq")
 
-    def collision(odeint_event):
+    def collision(library):
         drag = Drag()
         t0 = torch.tensor([0.5], dtype=torch.float64, requires_grad=True)
         pos = torch.tensor([10.0], dtype=torch.float64, requires_grad=True)
@@ -428,12 +453,20 @@ def test_same_event_time_and_gradients_as_torchdiffeq() -> None:
             dy = drag(t, torch.stack(s[:2], dim=-1))
             return dy[..., 0], dy[..., 1], torch.zeros_like(s[2])
 
-        event_t, _ = odeint_event(
-            func, state, t0, event_fn=lambda t, s: (s[0] - s[2]).sum(), rtol=1e-10, atol=1e-12
+        extra = {"adjoint_params": (drag.k,)} if interface == "odeint_adjoint" else {}
+        event_t, _ = library.odeint_event(
+            func,
+            state,
+            t0,
+            event_fn=lambda t, s: (s[0] - s[2]).sum(),
+            rtol=1e-10,
+            atol=1e-12,
+            odeint_interface=getattr(library, interface),
+            **extra,
         )
         return event_t, torch.autograd.grad(event_t, (t0, pos, drag.k))
 
-    ours, theirs = collision(odedsl.odeint_event), collision(torchdiffeq.odeint_event)
+    ours, theirs = collision(odedsl), collision(torchdiffeq)
     assert abs(ours[0].item() - theirs[0].item()) < 1e-8
     for mine, reference in zip(ours[1], theirs[1], strict=True):
         torch.testing.assert_close(mine, reference, rtol=1e-6, atol=1e-10)
