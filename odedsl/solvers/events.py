@@ -239,6 +239,11 @@ def solve_until_event(
         search = _Search(event, t0, start.reshape(-1), time, max_steps)
         if not search.done:
             solver = build(start)
+            if not hasattr(solver, "step_hook"):
+                raise ValueError(
+                    f"method: {method!r} does not support event_fn (its solver shows no "
+                    "accepted steps through a step hook); use another method"
+                )
             solver.step_hook = search
             far = torch.tensor([t0, direction * math.inf], dtype=torch.float64)
             try:

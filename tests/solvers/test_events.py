@@ -470,3 +470,18 @@ def test_same_event_time_and_gradients_as_torchdiffeq(interface: str) -> None:
     assert abs(ours[0].item() - theirs[0].item()) < 1e-8
     for mine, reference in zip(ours[1], theirs[1], strict=True):
         torch.testing.assert_close(mine, reference, rtol=1e-6, atol=1e-10)
+
+
+def test_a_method_without_step_hook_is_refused(monkeypatch) -> None:
+    """A solver that never shows its steps would search without end: refused by name."""
+
+    class Opaque:
+        def __init__(self, func, y0, rtol, atol, norm, options, stats) -> None:
+            self.y0 = y0
+
+        def integrate(self, t):
+            return self.y0.expand(len(t), *self.y0.shape)
+
+    monkeypatch.setitem(SOLVERS, "opaque", Opaque)
+    with pytest.raises(ValueError, match="method: 'opaque' does not support event_fn"):
+        odedsl.odeint(**FALL, event_fn=height, method="opaque")
