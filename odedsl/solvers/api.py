@@ -81,6 +81,8 @@ def solve(
     options = _check_options("options", options)
     gradient = _check_choice("gradient", gradient, GRADIENT_METHODS)
     events = _check_choice("events", events, EVENT_MODES)
+    if events != "first" and event_fn is None:
+        raise ValueError(f"events={events!r} needs an event_fn to say where each row stops")
     flat_func = func if layout is None else TupleFunc(func, layout)
     if layout is not None:
         norm = options.get("norm")

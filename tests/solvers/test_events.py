@@ -379,6 +379,11 @@ def test_bad_event_fn_or_mode_is_named(event_fn, events: str, message: str) -> N
         odedsl.solve(**FALL, event_fn=event_fn, events=events)
 
 
+def test_per_row_without_event_fn_is_refused() -> None:
+    with pytest.raises(ValueError, match="events='per_row' needs an event_fn"):
+        odedsl.solve(**FALL, events="per_row")
+
+
 def test_event_needs_two_times_and_a_fixed_step_size() -> None:
     with pytest.raises(ValueError, match="t: with event_fn, t must hold two times"):
         odedsl.odeint(**{**FALL, "t": torch.tensor([0.0, 1.0, 2.0])}, event_fn=height)
