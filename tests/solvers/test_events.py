@@ -352,7 +352,7 @@ def test_per_row_matches_the_first_event_mode_row_by_row(balls) -> None:
     together = odedsl.solve(RowDrag(drags), y0, t, event_fn=height, events="per_row", **TIGHT)
     for i in range(4):
         alone = odedsl.solve(RowDrag(drags[i : i + 1]), y0[i : i + 1], t, event_fn=height, **TIGHT)
-        assert abs(float(together.event_t[i]) - float(alone.event_t)) < 1e-8
+        assert abs(together.event_t[i].item() - alone.event_t.item()) < 1e-8
         torch.testing.assert_close(together.ys[1, i], alone.ys[1, 0], atol=1e-8, rtol=0)
 
 
