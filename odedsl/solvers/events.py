@@ -44,7 +44,7 @@ DEFAULT_MAX_EVENT_STEPS = 20_000
 """Accepted steps without an event before the search gives up (torchdiffeq's fixed-grid cap),
 unless ``options["max_num_steps"]`` says otherwise."""
 _ROOT_ITERATIONS = 200
-_ROOT_ULPS = 4.0
+_ROOT_ULPS = 2.0  # the root's bracket closes at 4 ulps of time
 
 Func = Callable[[Tensor, Tensor], Tensor]
 GradientSolve = Callable[[Tensor, Tensor], Tensor]
@@ -75,7 +75,10 @@ class EventFunction:
         self.to_state = to_state
         self.rows = rows
         with torch.no_grad():
-            self.signs = torch.sign(self._values(t0, y0))
+            values = self._values(t0, y0)
+        self.signs = torch.sign(values)
+        # the combined values at t0, one per event: positive, or zero for an event at t0
+        self.initial = (values * self.signs).amin(dim=-1).reshape(-1).tolist()
 
     def _values(self, t: Tensor, y: Tensor) -> Tensor:
         c = self.event_fn(t, self.to_state(y))
@@ -110,8 +113,7 @@ class _Search:
         self.time = time
         self.max_steps = max_steps
         self.steps = 0
-        with torch.no_grad():
-            self.values = event(time(t0), y0).reshape(-1).tolist()
+        self.values = event.initial
         self.times: list[float | None] = [None] * len(self.values)
         self.states: list[Tensor | None] = [None] * len(self.values)
         for k, value in enumerate(self.values):
@@ -162,11 +164,13 @@ class _Search:
 
         kept = 0  # which end was kept last: +1 for a, -1 for b
         for _ in range(_ROOT_ITERATIONS):
-            if abs(b - a) <= _ROOT_ULPS * math.ulp(max(abs(a), abs(b))):
+            ulp = math.ulp(max(abs(a), abs(b)))
+            if abs(b - a) <= 2.0 * _ROOT_ULPS * ulp:
                 break
-            s = (a * f_b - b * f_a) / (f_b - f_a)
-            if not (min(a, b) < s < max(a, b)):
-                s = 0.5 * (a + b)
+            # Regula falsi, kept _ROOT_ULPS ulps inside the bracket: once one end sits on the
+            # root (to rounding), the next point lands just past it and closes the bracket.
+            low, high = min(a, b) + _ROOT_ULPS * ulp, max(a, b) - _ROOT_ULPS * ulp
+            s = min(max((a * f_b - b * f_a) / (f_b - f_a), low), high)
             f_s = value(s)
             if f_s == 0.0:
                 return s
