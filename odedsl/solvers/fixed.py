@@ -25,7 +25,7 @@ from .options import callable_option, choice_option, float_option, int_option, t
 from .outputs import Outputs, fill_outputs
 from .runge_kutta import Func, RungeKuttaStages
 from .solution import SolverStats
-from .stepping import StepHook
+from .stepping import StepHook, engine_step
 from .tableau import ButcherTableau
 
 INTERPOLATIONS = ("cubic", "linear")
@@ -120,7 +120,7 @@ class FixedGridSolver:
                             "adaptive method, or check func for overflow."
                         )
                 if self.step_hook is not None:
-                    self.step_hook(stages.accepted(t0, h, t1, y, y1))
+                    self.step_hook(engine_step(stages, t0, h, t1, y, y1))
                 t0, y = t1, y1
             return outputs.result(self.y0.shape)
         finally:

@@ -23,7 +23,6 @@ from torch import Tensor
 
 from .control import Norm
 from .interpolation import DenseOutput
-from .stepping import AcceptedStep
 from .tableau import ButcherTableau
 
 Func = Callable[[Tensor, Tensor], Tensor]
@@ -245,14 +244,6 @@ class RungeKuttaStages:
         w = torch.tensor(weights, dtype=self.dtype, device=self.device)
         stages = torch.stack(self.graph) if self.track_graph else self.buffer
         return torch.addmm(y0.unsqueeze(0), w, stages, alpha=h)
-
-    def accepted(self, t0: float, h: float, t1: float, y0: Tensor, y1: Tensor) -> AcceptedStep:
-        """The step just taken as the step hook sees it, with this step's dense output."""
-
-        def interpolate(times: Sequence[float]) -> Tensor:
-            return self.interpolate(t0, h, t1, y0, [(s - t0) / h for s in times])
-
-        return AcceptedStep(t0, t1, y1, interpolate)
 
     def next_first_stage(self, t1: float, y1: Tensor, at: Tensor | None = None) -> None:
         """Make stage 0 hold ``f(t1, y1)`` for the next step.

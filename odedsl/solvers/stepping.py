@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from torch import Tensor
 
@@ -30,3 +31,23 @@ class AcceptedStep:
 
 
 StepHook = Callable[[AcceptedStep], None]
+
+
+class StepEngine(Protocol):
+    """What a one-step engine (``RungeKuttaStages``, or an implicit or fixed-Adams engine
+    with its interface) offers for dense output: the states at ``t0 + θh`` as rows."""
+
+    def interpolate(
+        self, t0: float, h: float, t1: float, y0: Tensor, theta: Sequence[float]
+    ) -> Tensor: ...
+
+
+def engine_step(
+    engine: StepEngine, t0: float, h: float, t1: float, y0: Tensor, y1: Tensor
+) -> AcceptedStep:
+    """The step ``t0 -> t1`` just taken by ``engine`` as the step hook sees it."""
+
+    def interpolate(times: Sequence[float]) -> Tensor:
+        return engine.interpolate(t0, h, t1, y0, [(s - t0) / h for s in times])
+
+    return AcceptedStep(t0, t1, y1, interpolate)
