@@ -123,7 +123,11 @@ def test_fixed_grid_event_agrees_with_scipy(interp: str, case: str) -> None:
     assert abs(event_t.item() - t_ref) < AGREE
 
 
-@pytest.mark.parametrize("method", list(SOLVERS))
+# scipy_solver, where registered, shows no steps (as in torchdiffeq, it has no events).
+WITHOUT_EVENTS = {"scipy_solver"}
+
+
+@pytest.mark.parametrize("method", [m for m in SOLVERS if m not in WITHOUT_EVENTS])
 def test_every_method_finds_the_event(method: str) -> None:
     """A new method gets events through the step hook: from 10 m a drag-free ball lands at
     sqrt(2·10/g); 2e-2 allows euler's O(h) error at h = 1e-2 (and in time ~1e-3)."""
