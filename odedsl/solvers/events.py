@@ -42,7 +42,7 @@ from .stepping import AcceptedStep
 
 DEFAULT_MAX_EVENT_STEPS = 20_000
 """Accepted steps without an event before the search gives up (torchdiffeq's fixed-grid cap),
-unless ``options["max_num_steps"]`` says otherwise."""
+unless ``options["max_num_steps"]`` says otherwise (the method's own limit may come first)."""
 _ROOT_ITERATIONS = 200
 _ROOT_ULPS = 2.0  # the root's bracket closes at 4 ulps of time
 

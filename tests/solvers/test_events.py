@@ -439,8 +439,8 @@ def test_per_row_needs_a_tensor_state() -> None:
 )
 def test_no_event_is_a_solver_error_naming_event_fn(method: str, options: dict) -> None:
     """torchdiffeq searches on without end (adaptive) or raises after 20 000 fixed steps;
-    odedsl raises SolverError after max_num_steps steps (by default 10 000 attempted steps
-    of an adaptive method, 20 000 steps on a fixed grid)."""
+    odedsl raises SolverError at the method's step limit, or after 20 000 accepted steps
+    where none applies."""
     with pytest.raises(SolverError, match="event_fn: no event found"):
         odedsl.odeint(
             lambda t, y: -y,
