@@ -308,8 +308,8 @@ def _attach_gradients(
         rows = slice(k * width, (k + 1) * width) if per_row else slice(None)
         t_k = torch.tensor(s, dtype=t.dtype, device=t.device)
         y_k = y_s[rows]
-        g = event(time(s), y_s).reshape(-1)[k]
-        if torch.is_grad_enabled() and (g.requires_grad or y_k.requires_grad):
+        g = event(time(s), y_s).reshape(-1)[k] if torch.is_grad_enabled() else None
+        if g is not None and (g.requires_grad or y_k.requires_grad):
             f, rate = _event_rate(func, event, time(s), y_s.detach().view(y0.shape), k)
             stats.nfe_forward += 1
             if rate == 0.0:
