@@ -3,8 +3,6 @@ lets every section use the names the others define, then warn about what is neve
 
 from __future__ import annotations
 
-import sys
-from contextlib import contextmanager
 from dataclasses import replace
 
 from odedsl.errors import SpecError
@@ -26,13 +24,11 @@ from odedsl.lang.equations import DynamicsChecker
 from odedsl.lang.expressions import ExpressionChecker
 from odedsl.lang.inference import InferenceChecker
 from odedsl.lang.kinds import FLOW_KINDS, infer_kind, objectives
+from odedsl.lang.nesting import deep_recursion
 from odedsl.lang.options import check_solver, check_train
 from odedsl.lang.parser import parse
 from odedsl.lang.sections import Sections, collect_sections
 from odedsl.lang.source import Source, Span
-
-RECURSION_LIMIT = 20_000
-"""Deeply nested expressions (a sum of a thousand terms) are checked recursively."""
 
 
 def check_source(source: Source) -> ir.CheckedModel:
@@ -40,7 +36,7 @@ def check_source(source: Source) -> ir.CheckedModel:
     reporter = Reporter(source)
     checked: ir.CheckedModel | None = None
     try:
-        with _recursion_limit(RECURSION_LIMIT):
+        with deep_recursion():
             tree = parse(source, reporter)
             if tree is not None:
                 checked = _check(tree, Env.create(source, reporter))
@@ -55,16 +51,6 @@ def check_source(source: Source) -> ir.CheckedModel:
     if checked is None or reporter.has_errors:
         raise SpecError(diagnostics, render(diagnostics, source))
     return replace(checked, warnings=tuple(diagnostics))
-
-
-@contextmanager
-def _recursion_limit(limit: int):
-    previous = sys.getrecursionlimit()
-    sys.setrecursionlimit(max(previous, limit))
-    try:
-        yield
-    finally:
-        sys.setrecursionlimit(previous)
 
 
 def _check(model: nodes.Model, env: Env) -> ir.CheckedModel | None:

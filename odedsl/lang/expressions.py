@@ -18,6 +18,7 @@ from odedsl.lang.constants import ConstantFold
 from odedsl.lang.diagnostics import Note, did_you_mean, number
 from odedsl.lang.env import Env
 from odedsl.lang.model import Shape
+from odedsl.lang.nesting import MAX_NESTING
 from odedsl.lang.shapes import agree, broadcast, numel, show
 from odedsl.lang.source import Span
 from odedsl.lang.symbols import PHRASES
@@ -47,10 +48,6 @@ class Context:
 
     def bind(self, name: str, local: Local) -> Context:
         return replace(self, locals={**self.locals, name: local})
-
-
-MAX_NESTING = 4000
-"""Expressions nested deeper are refused (E017) before Python's recursion limit is reached."""
 
 
 class _TooDeep(Exception):

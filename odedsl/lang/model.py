@@ -588,3 +588,19 @@ def subexpressions(expr: Expr) -> list[Expr]:
             elif isinstance(value, tuple):
                 pending.extend(v for v in value if isinstance(v, Expr))
     return found
+
+
+def depth(expr: Expr) -> int:
+    """How deeply ``expr`` nests: 1 for a leaf, one more per enclosing operation (iterative:
+    no recursion limit)."""
+    deepest = 0
+    pending = [(expr, 1)]
+    while pending:
+        node, level = pending.pop()
+        deepest = max(deepest, level)
+        for value in vars(node).values():
+            if isinstance(value, Expr):
+                pending.append((value, level + 1))
+            elif isinstance(value, tuple):
+                pending.extend((v, level + 1) for v in value if isinstance(v, Expr))
+    return deepest
