@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -35,12 +36,24 @@ class Span:
         return f"{self.line}:{self.column}"
 
 
+_LINE_END = re.compile(r"\r\n?")
+
+
+def normalize_line_ends(text: str) -> str:
+    """``text`` with every line end (CR LF as on Windows, a lone CR as on classic Mac OS, LF)
+    written LF: the lexer and every position count lines by LF."""
+    return _LINE_END.sub("\n", text) if "\r" in text else text
+
+
 @dataclass(frozen=True)
 class Source:
-    """The text of one spec and the path it is reported under."""
+    """The text of one spec (its line ends made LF) and the path it is reported under."""
 
     text: str
     path: str = "<string>"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "text", normalize_line_ends(self.text))
 
     @cached_property
     def lines(self) -> list[str]:
@@ -106,9 +119,9 @@ def decode_spec_bytes(data: bytes) -> str:
     try:
         return data.decode("utf-8").removeprefix("\ufeff")
     except UnicodeDecodeError as error:
-        before = data[: error.start]
-        line = before.count(b"\n") + 1
-        column = len(before[before.rfind(b"\n") + 1 :].decode("utf-8", "replace")) + 1
+        before = normalize_line_ends(data[: error.start].decode("utf-8", "replace"))
+        line = before.count("\n") + 1
+        column = len(before) - before.rfind("\n")
         raise SourceReadError(
             "E003",
             f"the spec is not UTF-8 text: byte 0x{data[error.start]:02x} at line {line}, "
