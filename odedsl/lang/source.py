@@ -6,7 +6,8 @@ import os
 import re
 from dataclasses import dataclass
 from functools import cached_property
-from pathlib import Path
+
+from odedsl.machine import special_kind
 
 MAX_SPEC_BYTES = 1 << 18
 """Specs larger than this (256 KiB, some 9,000 lines) are refused before lexing: a spec
@@ -85,16 +86,22 @@ class SourceReadError(Exception):
 
 def read_spec_file(path: str | os.PathLike[str]) -> Source:
     """Read a spec file, refusing (with :class:`SourceReadError`) files that cannot be spec text:
-    missing or unreadable (E001), binary (E002), not UTF-8 (E003), too large (E004)."""
+    missing, unreadable or not a regular file (E001: a directory, a FIFO, a device such as
+    /dev/zero, checked before opening), binary (E002), not UTF-8 (E003), too large (E004: at
+    most :data:`MAX_SPEC_BYTES` are ever read)."""
     name = os.fspath(path)
-    file = Path(name)
+    kind = special_kind(name)
+    if kind is not None:
+        raise SourceReadError(
+            "E001",
+            f"cannot read the spec: it is {kind}, not a file; give the path of a spec file "
+            "(a text file such as `model.ode`)",
+        )
     try:
-        size = file.stat().st_size
-        if file.is_dir():
-            raise SourceReadError("E001", "cannot read the spec: it is a directory")
-        if size > MAX_SPEC_BYTES:
-            raise SourceReadError("E004", too_large(size))
-        data = file.read_bytes()
+        with open(name, "rb") as file:
+            data = file.read(MAX_SPEC_BYTES + 1)
+            if len(data) > MAX_SPEC_BYTES:
+                raise SourceReadError("E004", too_large(os.fstat(file.fileno()).st_size))
     except FileNotFoundError:
         raise SourceReadError("E001", "cannot read the spec: no such file") from None
     except PermissionError:
