@@ -9,6 +9,7 @@ from torch import nn
 
 from odedsl.compiler.codegen import LoweringError
 from odedsl.compiler.lower import build_model, program_for
+from odedsl.compiler.memory import fits_in_memory
 from odedsl.compiler.overrides import apply_overrides
 from odedsl.compiler.program import Program
 from odedsl.compiler.symbolic_form import SymbolicError
@@ -36,7 +37,7 @@ def compile(path_or_text: SpecLike, **overrides: Any) -> nn.Module:
     """
     spec, source = _checked(path_or_text)
     spec = apply_overrides(spec, overrides, source)
-    return lowered(spec, source, lambda: build_model(spec))
+    return lowered(spec, source, lambda: build_model(fits_in_memory(spec)))
 
 
 def generated_code(model_or_spec: nn.Module | SpecLike) -> str:
@@ -86,13 +87,13 @@ def lowered(spec: CheckedModel, source: Source | None, build):
     )
     loc = error.loc
     diagnostic = Diagnostic(
-        "E084" if symbolic else "E100",
+        "E084" if symbolic else error.code,
         message,
         loc.line,
         loc.column,
         loc.end_line,
         loc.end_column,
-        help="use `trace = :auto`, `:exact` or `:hutchinson`" if symbolic else None,
+        help="use `trace = :auto`, `:exact` or `:hutchinson`" if symbolic else error.help,
         path=spec.path,
     )
     raise SpecError([diagnostic], render([diagnostic], source)) from None

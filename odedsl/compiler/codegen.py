@@ -36,11 +36,12 @@ the spec's expression (up to :data:`odedsl.lang.nesting.MAX_NESTING`)."""
 
 
 class LoweringError(Exception):
-    """An expression the compiler cannot lower: ``loc`` locates it in the spec."""
+    """A spec the compiler cannot lower: ``loc`` locates the culprit, ``code`` and ``help``
+    are those of its diagnostic."""
 
-    def __init__(self, message: str, loc: object) -> None:
+    def __init__(self, message: str, loc: object, code: str = "E100", help: str | None = None):
         super().__init__(message)
-        self.message, self.loc = message, loc
+        self.message, self.loc, self.code, self.help = message, loc, code, help
 
 
 @dataclass(frozen=True, eq=False)

@@ -24,6 +24,7 @@ from odedsl.lang.equations import DynamicsChecker
 from odedsl.lang.expressions import ExpressionChecker
 from odedsl.lang.inference import InferenceChecker
 from odedsl.lang.kinds import FLOW_KINDS, infer_kind, objectives
+from odedsl.lang.memory import warn_large
 from odedsl.lang.nesting import deep_recursion
 from odedsl.lang.options import check_solver, check_train
 from odedsl.lang.parser import parse
@@ -47,6 +48,8 @@ def check_source(source: Source) -> ir.CheckedModel:
             Span(1, 1, 1, 1),
             help="split it into smaller definitions",
         )
+    if checked is not None and not reporter.has_errors:
+        warn_large(checked, reporter)
     diagnostics = reporter.sorted()
     if checked is None or reporter.has_errors:
         raise SpecError(diagnostics, render(diagnostics, source))

@@ -90,12 +90,14 @@ CODES: dict[str, str] = {
     "E091": "invalid generator",
     # compiler
     "E100": "cannot be compiled",
+    "E101": "the model does not fit in memory",
     # warnings
     "W001": "unused parameter",
     "W002": "network never called",
     "W003": "unused data variable",
     "W004": "option has no effect",
     "W005": "unused constant or local",
+    "W006": "large model",
 }
 
 FILE_CODES = frozenset({"E001", "E002", "E003", "E004", "E005"})
