@@ -13,9 +13,10 @@ from odedsl.lang.diagnostics import Note, Reporter
 from odedsl.lang.shapes import numel
 from odedsl.lang.source import Span
 
-SYMBOLIC_MAX_DEPTH = 100
-"""Dynamics nested deeper than this have no symbolic trace (sympy differentiates and
-simplifies recursively): `:auto` takes the exact or Hutchinson trace instead, and
+SYMBOLIC_MAX_DEPTH = 50
+"""Dynamics nested deeper than this have no symbolic trace: sympy differentiates and shares
+subexpressions recursively, in time that grows fast with the depth (`tanh(` nested 50 deep
+takes seconds, 100 deep about 20 s). `:auto` takes the exact or Hutchinson trace instead, and
 `:symbolic` is refused (E084)."""
 
 
