@@ -8,6 +8,8 @@ shared limit is :data:`odedsl.lang.nesting.MAX_NESTING`.
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -66,12 +68,14 @@ def assert_located(error: SpecError) -> None:
         assert diagnostic.line >= 1 and diagnostic.column >= 1, str(diagnostic)
 
 
-def evaluate(name: str, operations: list[str], width: int) -> None:
-    """Check the spec; if accepted, compile it and compare its dynamics with numpy."""
+def evaluate(name: str, operations: list[str], width: int, state: str = "z") -> None:
+    """Check the spec (parameter ``name``, state ``state``); if accepted, compile it and
+    compare its dynamics with numpy."""
     z = np.random.default_rng(0).uniform(-1, 1, size=(4, 3))
     c = 0.75
     text, expected = build(operations, width, z, c)
-    spec = flow_spec(text.replace("{name}", name), params=f"{name} :: Real", solver=EULER)
+    spec = flow_spec(re.sub(r"\bz\b", state, text), params=f"{name} :: Real", solver=EULER)
+    spec = spec.replace("{name}", name).replace("z(", f"{state}(").replace("dz/", f"d{state}/")
     try:
         check(spec)
     except SpecError as error:
@@ -96,11 +100,12 @@ def evaluate(name: str, operations: list[str], width: int) -> None:
 )
 @given(
     name=st.sampled_from(NAMES),
+    state=st.sampled_from(["z", "lambda", "None", "torch", "s_z", "e2", "m", "t"]),
     operations=st.lists(st.sampled_from(sorted(OPERATIONS)), max_size=400),
     width=st.integers(0, 600),
 )
-def test_what_check_accepts_compiles_and_evaluates(name, operations, width):
-    evaluate(name, operations, width)
+def test_what_check_accepts_compiles_and_evaluates(name, state, operations, width):
+    evaluate(name, operations, width, state)
 
 
 @pytest.mark.parametrize(
