@@ -52,7 +52,8 @@ def _open(path: Path) -> np.lib.npyio.NpzFile:
 def _require_memory(path: Path, archive: np.lib.npyio.NpzFile, key: str) -> None:
     """Refuse array ``key`` before loading it when its declared shape (read from its header)
     and the float64 copy of it do not fit in the memory available."""
-    with archive.zip.open(f"{key}.npy") as member:
+    names = archive.zip.namelist()
+    with archive.zip.open(f"{key}.npy" if f"{key}.npy" in names else key) as member:
         version = np.lib.format.read_magic(member)
         read_header = (
             np.lib.format.read_array_header_1_0
