@@ -18,6 +18,7 @@ interpolated at its own θ in one product.
 from __future__ import annotations
 
 import functools
+import math
 from typing import Any, ClassVar
 
 import numpy as np
@@ -107,6 +108,7 @@ class IndependentRungeKuttaSolver:
         self.stats = stats
         self.first_step, self.min_step, self.max_step, self.max_num_steps = step_bounds(options)
         self.safety = float_option(options, "safety", 0.9, low=0.0, high=1.0, low_inclusive=False)
+        self.log_safety = math.log(self.safety)
         self.ifactor = float_option(options, "ifactor", 10.0, low=1.0)
         self.dfactor = float_option(options, "dfactor", 0.2, low=0.0, high=1.0, low_inclusive=False)
         kind = choice_option(options, "controller", self.tableau.controller, CONTROLLERS)
@@ -131,40 +133,32 @@ class IndependentRungeKuttaSolver:
         y = self.y0.reshape(batch, -1)
         ys = y[:, None].expand(-1, n_out, -1)
         t_next = t_out[:, min(1, n_out - 1)]  # each row's next output time
-        f0 = self._call(t_now, y)
+        f0 = self._call(t_now.to(y.dtype), y)
         h = self._initial_step(t_now, y, f0, direction, (t_end - t_now).abs())
         n_stages = tableau.n_stages
-        a_vecs = [y.new_tensor(row) for row in tableau.a]
-        b_and_error = y.new_tensor((tableau.b, tableau.error)).t()  # (S, 2)
-        c = tableau.c
+        c = torch.tensor(tableau.c, dtype=torch.float64, device=y.device)
         counts = {name: torch.zeros(batch, dtype=torch.long, device=y.device) for name in _COUNTS}
         counts["nfe"] += 2
-        prev_ratio = torch.ones_like(h)
-        has_prev = torch.zeros_like(h, dtype=torch.bool)
-        rejected_last = torch.zeros_like(has_prev)
+        history = _History(h)
         active = t_end != t_now
         calls = 2
         try:
-            while bool(active.any()):
+            while self._go_on(active, counts["attempts"], h, t_now, t_end):
                 counts["attempts"] += active
-                remaining = (t_end - t_now).abs()
-                landing = h >= remaining
+                landing = h >= (t_end - t_now).abs()
                 t1 = torch.where(landing, t_end, t_now + direction * h)
                 hs = torch.where(active, t1 - t_now, 0.0)
-                self._check(counts["attempts"], active, landing, t_now, h)
+                stage_times = torch.addcmul(t_now[:, None], hs[:, None], c).to(y.dtype)
                 hy = hs.to(y.dtype)[:, None]
                 stages = [f0]
                 for i in range(1, n_stages):
-                    y_i = torch.addcmul(y, hy, torch.stack(stages, dim=-1) @ a_vecs[i])
-                    stages.append(self._call(t_now + c[i] * hs, y_i))
+                    y_i = torch.addcmul(y, hy, _weighted_sum(tableau.a[i], stages))
+                    stages.append(self._call(stage_times[:, i], y_i))
                 calls += n_stages - 1
-                combined = torch.stack(stages, dim=-1) @ b_and_error  # (B, n, 2)
-                y1 = torch.addcmul(y, hy, combined[..., 0])
-                err = hy * combined[..., 1].detach()
+                y1 = torch.addcmul(y, hy, _weighted_sum(tableau.b, stages))
+                err = hy * _weighted_sum(tableau.error, [k.detach() for k in stages])
                 ratio = self._error_ratio(err, y.detach(), y1.detach())
-                accept, h_next = self._control(
-                    ratio, hs.abs(), active, prev_ratio, has_prev, rejected_last
-                )
+                accept, h_next = self._control(ratio, hs.abs(), active, history)
                 due = accept & (direction * (t_next - t1) <= 0)
                 if bool(due.any()):
                     ys = self._fill(ys, t_out, accept, t_now, t1, hs, hy, y, y1, stages, direction)
@@ -174,7 +168,7 @@ class IndependentRungeKuttaSolver:
                 if tableau.fsal:
                     f1 = stages[-1]
                 else:
-                    f1 = self._call(t1, y1)
+                    f1 = self._call(t1.to(y.dtype), y1)
                     calls += 1
                     counts["nfe"] += accept
                 keep = accept[:, None]
@@ -212,9 +206,9 @@ class IndependentRungeKuttaSolver:
         return times
 
     def _call(self, t_rows: Tensor, y: Tensor) -> Tensor:
+        """``func`` at one time per row (``t_rows``: ``(B,)`` of the state's dtype)."""
         t_shape = (self.batch,) + (1,) * (self.y0.ndim - 1)
-        t_arg = t_rows.to(self.y0.dtype).reshape(t_shape)
-        f = self.func(t_arg, y.reshape(self.y0.shape))
+        f = self.func(t_rows.reshape(t_shape), y.reshape(self.y0.shape))
         check_derivative(f, self.y0)
         return f.reshape(self.batch, -1)
 
@@ -253,7 +247,9 @@ class IndependentRungeKuttaSolver:
         small = (d0 < 1e-5) | (d1 < 1e-5)
         h0 = torch.where(small, torch.full_like(d0, 1e-6), 0.01 * d0 / d1.clamp(min=1e-300))
         h0 = torch.minimum(h0, bound)
-        f1 = self._call(t0 + direction * h0, y0 + (direction * h0).to(y0.dtype)[:, None] * f0)
+        f1 = self._call(
+            (t0 + direction * h0).to(y0.dtype), y0 + (direction * h0).to(y0.dtype)[:, None] * f0
+        )
         d2 = self._row_norm((f1.detach() - f0) / scale) / h0
         top = torch.maximum(d1, d2)
         order = self.tableau.error_order + 1
@@ -267,30 +263,21 @@ class IndependentRungeKuttaSolver:
 
     @torch.no_grad()
     def _control(
-        self,
-        ratio: Tensor,
-        h: Tensor,
-        active: Tensor,
-        prev_ratio: Tensor,
-        has_prev: Tensor,
-        rejected_last: Tensor,
+        self, ratio: Tensor, h: Tensor, active: Tensor, history: _History
     ) -> tuple[Tensor, Tensor]:
-        """The PI controller of ``control.StepSizeController``, row by row; updates the
-        controller's history in place. Returns the accepted rows and the next step sizes."""
-        finite = torch.isfinite(ratio)
-        accept = active & ((ratio <= 1.0) | ((h <= self.min_step) & finite))
-        safe = ratio.clamp(min=1e-300)
-        first = (self.safety * safe.pow(self.reject_exponent)).clamp(max=self.ifactor)
-        pi = self.safety * safe.pow(-self.beta1) * prev_ratio.pow(self.beta2)
-        grow = torch.where(has_prev, pi.clamp(self.dfactor, self.ifactor), first)
-        grow = torch.where(ratio == 0.0, torch.full_like(grow, self.ifactor), grow)
-        grow = torch.where(rejected_last, grow.clamp(max=1.0), grow)
-        shrink = (self.safety * safe.pow(self.reject_exponent)).clamp(min=self.dfactor)
-        shrink = torch.where(finite, shrink, torch.full_like(shrink, self.dfactor))
-        factor = torch.where(accept, grow, shrink)
-        prev_ratio.copy_(torch.where(accept, ratio.clamp(min=1e-4), prev_ratio))
-        has_prev |= accept
-        rejected_last.copy_(torch.where(active, ~accept, rejected_last))
+        """The PI controller of ``control.StepSizeController``, row by row (a non-finite
+        ratio rejects with the smallest factor; a zero ratio grows by ``ifactor``); updates
+        ``history``. Returns the accepted rows and the next step sizes."""
+        ratio = torch.nan_to_num(ratio, nan=math.inf)
+        accept = active & ((ratio <= 1.0) | ((h <= self.min_step) & (ratio < math.inf)))
+        log_ratio = ratio.clamp(min=1e-300).log()
+        basic = torch.exp(self.log_safety + self.reject_exponent * log_ratio)
+        pi = torch.exp(self.log_safety - self.beta1 * log_ratio + self.beta2 * history.log_prev)
+        grow = torch.where(history.has_prev, pi.clamp(min=self.dfactor), basic)
+        grow = grow.clamp(max=self.ifactor)
+        grow = torch.where(history.rejected_last, grow.clamp(max=1.0), grow)
+        factor = torch.where(accept, grow, basic.clamp(min=self.dfactor))
+        history.update(accept, active, log_ratio)
         return accept, (h * factor).clamp(self.min_step, self.max_step)
 
     def _fill(
@@ -325,23 +312,21 @@ class IndependentRungeKuttaSolver:
         values = torch.where((times == t1[:, None])[..., None], y1[:, None], values)
         return ys.index_copy(1, columns, torch.where(inside, values, ys[:, columns]))
 
-    def _check(
-        self, attempts: Tensor, active: Tensor, landing: Tensor, t: Tensor, h: Tensor
-    ) -> None:
-        """``SolverError`` for a row past ``max_num_steps`` or with a vanishing step (one
-        host synchronisation when nothing is wrong)."""
-        over = active & (attempts > self.max_num_steps)
-        tiny = active & ~landing & (h < 8.0 * torch.finfo(torch.float64).eps * t.abs())
-        if not bool((over | tiny).any()):
-            return
+    def _go_on(self, active: Tensor, attempts: Tensor, h: Tensor, t: Tensor, t_end: Tensor) -> bool:
+        """Whether any row still moves; ``SolverError`` for a row at ``max_num_steps`` or
+        with a vanishing step (one host synchronisation a step)."""
+        over = active & (attempts >= self.max_num_steps)
+        tiny = active & (h < 8.0 * _EPS * t.abs()) & (h < (t_end - t).abs())
+        moving, wrong = torch.stack(((active.any()), (over | tiny).any())).tolist()
+        if not wrong:
+            return moving
         if bool(over.any()):
             row = int(over.nonzero()[0])
             raise SolverError(
                 f"row {row} reached max_num_steps={self.max_num_steps} at t={float(t[row]):.6g} "
                 f"with step size {float(h[row]):.3g} ({int(active.sum())} of {self.batch} rows not "
-                "yet at their final time). "
-                "Hint: raise options['max_num_steps'], loosen rtol/atol, or check whether "
-                "that problem is stiff or blows up."
+                "yet at their final time). Hint: raise options['max_num_steps'], loosen "
+                "rtol/atol, or check whether that problem is stiff or blows up."
             )
         row = int(tiny.nonzero()[0])
         raise SolverError(
@@ -351,6 +336,33 @@ class IndependentRungeKuttaSolver:
         )
 
 
+class _History:
+    """The step-size controller's memory, one entry per row: the log of the last accepted
+    error ratio, whether there is one, and whether the last attempt was rejected."""
+
+    def __init__(self, h: Tensor) -> None:
+        self.log_prev = torch.zeros_like(h)
+        self.has_prev = torch.zeros_like(h, dtype=torch.bool)
+        self.rejected_last = torch.zeros_like(self.has_prev)
+
+    def update(self, accept: Tensor, active: Tensor, log_ratio: Tensor) -> None:
+        floor = math.log(1e-4)
+        self.log_prev = torch.where(accept, log_ratio.clamp(min=floor), self.log_prev)
+        self.has_prev = self.has_prev | accept
+        self.rejected_last = torch.where(active, ~accept, self.rejected_last)
+
+
+_EPS = torch.finfo(torch.float64).eps
+
+
+def _weighted_sum(weights: tuple[float, ...], stages: list[Tensor]) -> Tensor:
+    """``Σ_j w_j k_j`` over the nonzero weights, one fused operation per term."""
+    terms = [(w, k) for w, k in zip(weights, stages, strict=False) if w != 0.0]
+    (w0, total), rest = terms[0], terms[1:]
+    total = total * w0
+    for w, k in rest:
+        total = torch.add(total, k, alpha=w)
+    return total
 _COUNTS = ("attempts", "nfe", "steps_accepted", "steps_rejected")
 
 
