@@ -106,7 +106,8 @@ def _check(model: nodes.Model, env: Env) -> ir.CheckedModel | None:
     )
     if not has_ode:  # its `solver` was refused (E025): only the defaults stand
         sections = Sections({k: v for k, v in sections.blocks.items() if k != "solver"})
-    solvers = check_solver(env, sections, flow, flow_equation)
+    reads_time = ir.time_reading(dynamics) if has_ode and dynamics is not None else None
+    solvers = check_solver(env, sections, flow, flow_equation, reads_time)
     batch = (data.batch, data.batch_loc) if data.batch is not None else None
     fitting = objectives(kind, (o.distribution.family for o in likelihood), bool(param_priors))
     train = check_train(env, sections, kind, batch, ode=has_ode, fitting=fitting)  # type: ignore[arg-type]

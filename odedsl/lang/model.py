@@ -456,7 +456,8 @@ class SolverSettings:
     """Validated solver options with defaults. ``step_size`` is set for fixed-step methods.
     For flows, ``trace`` is the strategy that will be used (``symbolic``, ``exact`` or
     ``hutchinson``) and ``trace_reason`` why; for other models ``trace`` is None.
-    ``adams_mode`` (``pece`` or ``pec``) is read by ``:adams`` only."""
+    ``adams_mode`` (``pece`` or ``pec``) is read by ``:adams`` only. ``batch`` is ``joint``
+    (one step size for the batch) or ``independent`` (one per example)."""
 
     method: str
     adaptive: bool
@@ -468,6 +469,7 @@ class SolverSettings:
     trace: str | None
     trace_reason: str
     adams_mode: str = "pece"
+    batch: str = "joint"
 
 
 @dataclass(frozen=True)
@@ -573,6 +575,16 @@ class CheckedModel:
 
     def state(self, name: str) -> State:
         return next(s for s in self.states if s.name == name)
+
+
+def time_reading(dynamics: Dynamics) -> Span | None:
+    """Where the dynamics first read the time (an equation or signal using ``t``, a
+    time-dependent parameter, a network given ``t``); None for autonomous dynamics."""
+    for item in (*dynamics.derivatives, *dynamics.signals):
+        for node in subexpressions(item.rhs):
+            if isinstance(node, Var) and node.role == "time":
+                return item.loc
+    return None
 
 
 def subexpressions(expr: Expr) -> list[Expr]:
