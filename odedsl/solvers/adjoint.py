@@ -57,6 +57,7 @@ class _Settings:
     adjoint_norm: str
     stats: SolverStats
     forward_ys: Tensor | None = None  # the forward solution when already known (events)
+    per_sample: bool = False
 
 
 class _AugmentedDynamics:
@@ -121,6 +122,7 @@ class _AdjointSolve(torch.autograd.Function):
                     atol=settings.atol,
                     options=settings.options,
                     stats=settings.stats,
+                    per_sample=settings.per_sample,
                 )
         ctx.settings = settings
         ctx.params = params
@@ -223,13 +225,16 @@ def adjoint_solve(
     adjoint_norm: str = "seminorm",
     stats: SolverStats,
     forward_ys: Tensor | None = None,
+    per_sample: bool = False,
 ) -> Tensor:
     """Solve ``dy/dt = func(t, y)`` at the times ``t``, with gradients by the adjoint method.
 
     Returns ys of shape (len(t), *y0.shape), differentiable with respect to ``y0``, ``t`` and
     those of ``adjoint_params`` that require grad. The backward pass adds its evaluations
-    to ``stats.nfe_backward``. ``forward_ys``: the forward solution at ``t``, when the caller
-    has it already (it is then not solved again).
+    to ``stats.nfe_backward``. ``per_sample`` steps each row on its own in the forward
+    solve; the backward pass is one joint solve of the whole batch either way (a per-row
+    parameter adjoint would hold one copy of every parameter per row). ``forward_ys``: the
+    forward solution at ``t``, when the caller has it already (it is then not solved again).
     """
     params = differentiable_params(adjoint_params)
     settings = _Settings(
@@ -245,5 +250,6 @@ def adjoint_solve(
         adjoint_norm=adjoint_norm,
         stats=stats,
         forward_ys=forward_ys,
+        per_sample=per_sample,
     )
     return _AdjointSolve.apply(settings, y0, t, *params)

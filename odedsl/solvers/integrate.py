@@ -16,6 +16,7 @@ import torch
 from torch import Tensor
 
 from .control import Norm
+from .independent import independent_solver
 from .methods import SOLVERS
 from .options import check_option_names, suggestion
 from .solution import SolverStats
@@ -40,12 +41,15 @@ def solver_factory(
     options: Mapping[str, Any] | None,
     norm: Norm | None,
     stats: SolverStats,
+    per_sample: bool = False,
 ) -> Callable[[Tensor], Any]:
     """Check ``options`` for ``method`` and return ``y0 -> solver`` (see ``methods``).
 
-    ``norm`` wins over ``options["norm"]``.
+    ``norm`` wins over ``options["norm"]``; ``per_sample`` picks the method's per-row solver.
     """
     cls = solver_class(method)
+    if per_sample:
+        cls = independent_solver(cls)
     options = dict(options or {})
     option_norm = options.pop("norm", None)
     norm = norm if norm is not None else option_norm
@@ -66,6 +70,7 @@ def integrate(
     options: Mapping[str, Any] | None,
     norm: Norm | None = None,
     stats: SolverStats,
+    per_sample: bool = False,
 ) -> Tensor:
     """Solve ``dy/dt = func(t, y)``, ``y(t[0]) = y0`` and return ``y`` at every time in ``t``.
 
@@ -74,10 +79,11 @@ def integrate(
     device. ``norm`` (or ``options["norm"]``) maps the scaled error, shaped like ``y0``, to a
     0-dim tensor (default RMS). Returns a tensor of shape ``(len(t), *y0.shape)``; ``stats``
     is updated in place. Differentiable with respect to ``y0``, parameters used by ``func``
-    and ``t``.
+    and ``t``. ``per_sample`` gives every row of the batch (``y0``'s first axis) its own step
+    size (``independent.IndependentRungeKuttaSolver``; ``t`` may then be ``(B, T)``).
     """
-    build = solver_factory(func, method, rtol, atol, options, norm, stats)
-    if len(t) == 1:
+    build = solver_factory(func, method, rtol, atol, options, norm, stats, per_sample)
+    if t.shape[-1] == 1:
         return y0.unsqueeze(0).clone()
     time_gradient = torch.is_grad_enabled() and t.requires_grad
     start = shift_start(func, y0, t, stats) if time_gradient else y0
