@@ -516,3 +516,8 @@ def test_a_method_without_step_hook_is_refused(monkeypatch) -> None:
     monkeypatch.setitem(SOLVERS, "opaque", Opaque)
     with pytest.raises(ValueError, match="method: 'opaque' does not support event_fn"):
         odedsl.odeint(**FALL, event_fn=height, method="opaque")
+
+
+def test_events_with_per_sample_step_sizes_are_refused() -> None:
+    with pytest.raises(ValueError, match="per_sample: event_fn is not supported"):
+        odedsl.solve(**FALL, event_fn=height, per_sample=True)
