@@ -16,11 +16,12 @@ split is built and scored once, after training, from ``best.pt`` when there is o
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -39,9 +40,12 @@ from odedsl.lang import load_source
 from odedsl.models.distributions import FAMILIES
 from odedsl.models.observed import ObservedODE
 from odedsl.symbolic.names import mangle
-from odedsl.training import RunError, RunFolder, TrainingSetup, load_trained, run_training
+from odedsl.training import RunError, RunFolder, TrainingSetup, load_trained
 from odedsl.training.atomic import atomic_write_text
-from odedsl.training.run import BEST
+from odedsl.training.commands import check_device, train_run
+from odedsl.training.errors import RunInterrupted, TrainingError
+from odedsl.training.lock import run_lock
+from odedsl.training.run import BEST, FolderTaken, fresh_run
 
 OVERRIDES = "overrides.json"
 DATA_RECORD = "data.json"
@@ -74,10 +78,10 @@ def headline(model_or_spec: Any) -> str:
 
 
 def default_run_folder(spec_path: str | Path, root: Path = RUNS_ROOT) -> Path:
-    """``runs/<spec name>``, or ``runs/<spec name>-2``, ``-3``... when taken."""
+    """``runs/<spec name>``, or ``runs/<spec name>-2``, ``-3``... when taken (not empty)."""
     stem = Path(spec_path).stem
     candidate, number = root / stem, 1
-    while candidate.exists():
+    while RunFolder(candidate).contents() != "new":
         number += 1
         candidate = root / f"{stem}-{number}"
     return candidate
@@ -124,12 +128,10 @@ def _require_validation(spec: Any) -> None:
         ) from None
 
 
-def _record_data(folder: Path, spec: Any) -> str:
-    """Write ``data.json``: the data folder and each data file's path and hash; the folder."""
-    root = str(data_root(spec))
+def _record_data(folder: Path, spec: Any, root: str) -> None:
+    """Write ``data.json``: the data folder ``root`` and each data file's path and hash."""
     record = {"root": root, "files": data_files(spec, root=root)}
     atomic_write_text(folder / DATA_RECORD, json.dumps(record, indent=2))
-    return root
 
 
 def _data_root(folder: Path) -> str | None:
@@ -182,24 +184,54 @@ def train(
         changes.pop("epochs", None)
     if epochs is not None:
         changes.pop("steps", None)
+    check_device(device)
     model = compile(Path(spec), **changes)  # checks the spec and every override up front
     _require_validation(model.spec)
     config = train_config(model.spec, best_metric=headline(model))
     folder = Path(out) if out is not None else default_run_folder(spec)
-    folder.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(folder / OVERRIDES, json.dumps(changes, indent=2))
-    root = _record_data(folder, model.spec)
+    root = str(data_root(model.spec))
     build = functools.partial(_build, spec_text, changes, root)
-    status = run_training(
-        build,
-        folder,
-        config=config,
-        spec_text=spec_text,
-        nproc=nproc,
-        device=device,
-        stream=stream,
-    )
-    return _finish(folder, status, stream)
+    arguments = {"config": config, "spec_text": spec_text, "nproc": nproc, "device": device}
+    if not _writes_runs():
+        return _finish(folder, train_run(build, folder, stream=stream, **arguments), stream)
+    with _fresh(folder):  # refused before anything is written unless new or empty
+        atomic_write_text(folder / OVERRIDES, json.dumps(changes, indent=2))
+        _record_data(folder, model.spec, root)
+        return _finish(folder, _training(build, folder, stream=stream, **arguments), stream)
+
+
+def _writes_runs() -> bool:
+    """Whether this process writes run folders: all but torchrun's processes of rank > 0."""
+    return os.environ.get("RANK", "0") == "0"
+
+
+@contextlib.contextmanager
+def _fresh(folder: Path) -> Iterator[None]:
+    """``fresh_run``, its refusals worded for ``odedsl.train`` and for ``odedsl train``."""
+    try:
+        with fresh_run(folder):
+            yield
+    except FolderTaken as taken:
+        if taken.contents == "run":
+            head = f"{folder}: already holds a run; continue it with "
+            raise RunError(
+                f"{head}odedsl.resume({str(folder)!r}), or train into another folder (out=...)",
+                command=f"{head}`odedsl train --resume {folder}`, or train into another "
+                "folder (--out)",
+            ) from None
+        head = str(taken).removesuffix("train into a new or empty folder")
+        raise RunError(
+            f"{head}train into a new or empty folder (out=...)",
+            command=f"{head}train into a new or empty folder (--out)",
+        ) from None
+
+
+def _training(build: Any, folder: Path, **arguments: Any) -> str:
+    """``train_run``, a failed step said as such: the cause, and the checkpoint kept."""
+    try:
+        return train_run(build, folder, **arguments)
+    except TrainingError as error:
+        raise RunError(f"{folder}: training failed: {error}") from error
 
 
 def resume(
@@ -212,16 +244,16 @@ def resume(
     stream: TextIO | None = None,
 ) -> Path:
     """Continue the run in ``run`` until it has taken ``steps`` (or ``epochs``) in all."""
+    check_device(device)
     folder = _run_folder(run)
     spec_text = RunFolder(folder).read_spec()
     if spec_text is None:
         raise RunError(f"{folder / 'spec.ode'}: missing; the run kept no spec to resume from")
     build = functools.partial(_build, spec_text, _overrides(folder), _data_root(folder))
     length = steps if steps is not None else epochs
-    status = run_training(
-        build, folder, resume=True, length=length, nproc=nproc, device=device, stream=stream
-    )
-    return _finish(folder, status, stream)
+    arguments = {"resume": True, "length": length, "nproc": nproc, "device": device}
+    with run_lock(folder) if _writes_runs() else contextlib.nullcontext():
+        return _finish(folder, _training(build, folder, stream=stream, **arguments), stream)
 
 
 def require_same_spec(run: str | Path, spec: str | Path) -> None:
@@ -234,12 +266,15 @@ def require_same_spec(run: str | Path, spec: str | Path) -> None:
         )
 
 
-def _finish(folder: Path, status: int, stream: TextIO | None) -> Path:
-    if status == 130:
-        raise RunError(f"{folder}: training interrupted; the checkpoint is saved (--resume)")
-    if status != 0:
-        raise RunError(f"{folder}: training failed; the last good checkpoint is kept")
-    if os.environ.get("RANK", "0") != "0":
+def _finish(folder: Path, status: str, stream: TextIO | None) -> Path:
+    if status == "interrupted":
+        summary = RunFolder(folder).read_summary() or {}
+        head = f"{folder}: training interrupted at step {summary.get('step')}, its checkpoint saved"
+        raise RunInterrupted(
+            f"{head}; continue with odedsl.resume({str(folder)!r})",
+            command=f"{head}; continue with `odedsl train --resume {folder}`",
+        )
+    if not _writes_runs():
         return folder  # one of torchrun's processes: rank 0 evaluates and draws
     model, metadata = _load(folder, "best")
     test = _data(folder, model)  # the first time training's data includes the test split
@@ -466,7 +501,8 @@ def plot(run: str | Path) -> list[Path]:
     samples beside data, the learned density and the flow from noise to data."""
     folder = _run_folder(run)
     model = load(folder)
-    return _draw(folder, model, _data(folder, model))
+    with run_lock(folder):
+        return _draw(folder, model, _data(folder, model))
 
 
 def _draw(folder: Path, model: nn.Module, test: Any) -> list[Path]:
