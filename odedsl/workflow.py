@@ -40,11 +40,12 @@ from odedsl.lang import load_source
 from odedsl.models.distributions import FAMILIES
 from odedsl.models.observed import ObservedODE
 from odedsl.symbolic.names import mangle
-from odedsl.training import RunError, RunFolder, TrainingSetup, load_trained
+from odedsl.training import RunError, RunFolder, TrainingSetup, distributed, load_trained
 from odedsl.training.atomic import atomic_write_text
 from odedsl.training.commands import check_device, train_run
 from odedsl.training.errors import RunInterrupted, TrainingError
 from odedsl.training.lock import run_lock
+from odedsl.training.memory import check_batch_memory
 from odedsl.training.run import BEST, FolderTaken, fresh_run
 
 OVERRIDES = "overrides.json"
@@ -93,6 +94,8 @@ def _build(spec_text: str, overrides: Mapping[str, Any], root: str | None = None
     never the test split. ``root`` is the folder the spec's data paths start from."""
     model = compile(spec_text, **overrides)
     train = build_data(model.spec, "train", root=root)
+    # a second instance measures a step's memory: the probe must not touch the trained model
+    check_batch_memory(compile(spec_text, **overrides), train, distributed.current().world_size)
     validation = None
     if model.spec.train.eval_every:
         validation = build_data(model.spec, "validation", root=root)

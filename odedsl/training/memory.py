@@ -1,0 +1,118 @@
+"""Bounds on what a run allocates, checked before it allocates: the training batch against the
+data and the memory of the machine (or GPU).
+
+A step's memory is measured, not guessed: one loss of a second instance of the model on a few
+examples, counting the tensors autograd keeps for the backward pass (parameters aside); that
+grows in proportion to the batch.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import torch
+from torch import nn
+
+from odedsl.training.errors import ConfigError
+
+PROBE_EXAMPLES = 4
+"""How many examples the probe step takes."""
+
+
+def format_bytes(count: float) -> str:
+    """``1.5 GB``, ``320 MB``, ``12 kB``: decimal units, 2 significant figures at least."""
+    for unit, size in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if count >= size:
+            return f"{count / size:.3g} {unit}"
+    return f"{count:.0f} B"
+
+
+def available_memory(device: torch.device) -> int | None:
+    """Bytes free for new tensors on ``device``: the GPU's free memory, or the host's
+    ``MemAvailable`` (Linux); None where it cannot be told."""
+    if device.type == "cuda":
+        return int(torch.cuda.mem_get_info(device)[0])
+    try:
+        with open("/proc/meminfo", encoding="ascii") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
+def _probe_batch(data: Any, examples: int) -> Any:
+    """A few examples of ``data``: drawn afresh from a streaming source's sampler, the first
+    rows of a tensor source; None for any other source."""
+    sampler = getattr(data, "sampler", None)
+    if callable(sampler):
+        return sampler(examples, torch.Generator().manual_seed(0))
+    tensors = getattr(data, "tensors", None)
+    if isinstance(tensors, dict):
+        return {name: tensor[:examples] for name, tensor in tensors.items()}
+    return None
+
+
+def bytes_per_example(probe: nn.Module, data: Any) -> float | None:
+    """The memory one example adds to a training step of ``probe`` (see the module
+    docstring), or None when the data cannot be probed or the probe step fails (training
+    then reports it). ``probe`` must be an instance no one trains: its loss may change it."""
+    batch = _probe_batch(data, PROBE_EXAMPLES)
+    if batch is None:
+        return None
+    parameters = {p.untyped_storage().data_ptr() for p in probe.parameters()}
+    kept: dict[int, int] = {}
+
+    def pack(tensor: torch.Tensor) -> torch.Tensor:
+        storage = tensor.untyped_storage()
+        if storage.data_ptr() not in parameters:
+            kept[storage.data_ptr()] = storage.nbytes()
+        return tensor
+
+    with torch.random.fork_rng(), torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        try:
+            probe.loss(batch)
+        except Exception:
+            return None
+    return sum(kept.values()) / PROBE_EXAMPLES
+
+
+def check_batch_rows(data: Any) -> None:
+    """Refuse (``ConfigError``) a training batch larger than the training data."""
+    batch, rows = getattr(data, "batch_size", None), getattr(data, "rows", None)
+    if isinstance(batch, int) and isinstance(rows, int) and batch > rows:
+        raise ConfigError(
+            f"batch = {batch} is more than the {rows} examples of the training data; give "
+            f"batch ≤ {rows}"
+        )
+
+
+def check_batch_memory(probe: nn.Module, data: Any, world_size: int = 1) -> None:
+    """Refuse (``ConfigError``, with the figures) a training batch whose step would not fit
+    in the host's free memory, measured on ``probe`` (see :func:`bytes_per_example`), with
+    the batch shared by ``world_size`` processes."""
+    batch = getattr(data, "batch_size", None)
+    if not isinstance(batch, int):
+        return
+    device = torch.device("cpu")
+    free = available_memory(device)
+    per_example = bytes_per_example(probe, data) if free is not None else None
+    if free is None or not per_example:
+        return
+    need = per_example * batch / world_size
+    if need > free:
+        fits = max(int(free * world_size // per_example), 1)
+        raise ConfigError(
+            f"batch = {batch}: a training step would keep about {format_bytes(need)} "
+            f"({format_bytes(per_example)} an example), more than the {format_bytes(free)} of "
+            f"free memory; give batch ≤ {fits}"
+        )
+
+
+def cores() -> int:
+    """The CPU cores this process may run on."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
