@@ -21,7 +21,7 @@ import functools
 import json
 import os
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -45,7 +45,7 @@ from odedsl.training.atomic import atomic_write_text
 from odedsl.training.commands import check_device, train_run
 from odedsl.training.errors import RunInterrupted, TrainingError
 from odedsl.training.lock import run_lock
-from odedsl.training.memory import check_batch_memory
+from odedsl.training.memory import available_memory, check_batch_memory, format_bytes
 from odedsl.training.run import BEST, FolderTaken, fresh_run
 
 OVERRIDES = "overrides.json"
@@ -456,7 +456,9 @@ def sample(run: str | Path, n: int, *, seed: int = 0) -> np.ndarray:
     """``n`` samples of a trained model, as a numpy array: a flow's (n, *event shape); a
     trajectory model's observations at ``SAMPLE_POINTS`` times from t0 to the test split's
     last time, (n, times, *event shape), from its own start or, when it starts from each
-    series, from the first test series (:func:`sample_times` gives the times)."""
+    series, from the first test series (:func:`sample_times` gives the times). Drawn
+    ``SAMPLE_CHUNK`` at a time from one generator; refused (``RunError``) when the samples
+    would not fit in free memory."""
     if n < 1:
         raise ValueError(f"n must be a positive number of samples, got {n}")
     model = load(run)
@@ -470,22 +472,49 @@ def sample(run: str | Path, n: int, *, seed: int = 0) -> np.ndarray:
         test = _data(Path(run), model)
         times = sample_times(model, test)
         if not model.initial_reads:
-            return model.sample(n, times, generator=generator).cpu().numpy()
+            return _in_chunks(lambda k: model.sample(k, times, generator=generator), n)
         observation = next(o for o in model.observations if o.series)
         first = {key: test[key][:1] for key in (observation.times, observation.value)}
-        drawn = model.sample(
-            n,
-            times,
-            x_obs=first[observation.value],
-            ts_obs=first[observation.times],
-            generator=generator,
-        )
-        return drawn[:, 0].cpu().numpy()
+
+        def from_series(count: int) -> torch.Tensor:
+            x_obs, ts_obs = first[observation.value], first[observation.times]
+            drawn = model.sample(count, times, x_obs=x_obs, ts_obs=ts_obs, generator=generator)
+            return drawn[:, 0]
+
+        return _in_chunks(from_series, n)
     if not hasattr(model, "sample"):
         raise RunError(f"{run}: a {model.spec.kind} model has no samples; `sample` is for flows")
+    return _in_chunks(lambda k: model.sample(k, generator=generator), n)
+
+
+SAMPLE_CHUNK = 8192
+"""How many samples :func:`sample` draws at once."""
+
+
+def _in_chunks(draw: Callable[[int], torch.Tensor], n: int) -> np.ndarray:
+    """``n`` draws of ``draw(count)``, ``SAMPLE_CHUNK`` at a time, into one array; refused
+    when the array would exceed free memory (measured from the first chunk)."""
     with torch.no_grad():
-        drawn = model.sample(n, generator=generator)
-    return drawn.cpu().numpy()
+        first = draw(min(n, SAMPLE_CHUNK)).cpu().numpy()
+        if n <= len(first):
+            return first
+        need = first.nbytes / len(first) * n
+        free = available_memory(torch.device("cpu"))
+        if free is not None and need > free:
+            fits = int(free // (first.nbytes / len(first)))
+            message = (
+                f"{n} samples would take {format_bytes(need)}, more than the "
+                f"{format_bytes(free)} of free memory; draw at most {fits} at a time"
+            )
+            raise RunError(f"n = {message}", command=f"-n {message}")
+        samples = np.empty((n, *first.shape[1:]), dtype=first.dtype)
+        samples[: len(first)] = first
+        done = len(first)
+        while done < n:
+            chunk = draw(min(SAMPLE_CHUNK, n - done)).cpu().numpy()
+            samples[done : done + len(chunk)] = chunk
+            done += len(chunk)
+    return samples
 
 
 SAMPLE_POINTS = 100
