@@ -85,9 +85,10 @@ def run_train(args: argparse.Namespace) -> int:
             raise UsageError("--resume continues a run as it was: drop --set, --seed and --out")
         if args.spec is not None:
             workflow.require_same_spec(args.resume, args.spec)
-        workflow.resume(args.resume, steps=args.steps, epochs=args.epochs, **common)
+        folder = workflow.resume(args.resume, steps=args.steps, epochs=args.epochs, **common)
+        _next_commands(folder)
         return 0
-    workflow.train(
+    folder = workflow.train(
         args.spec,
         out=args.out,
         steps=args.steps,
@@ -96,7 +97,18 @@ def run_train(args: argparse.Namespace) -> int:
         overrides=_settings(args.set),
         **common,
     )
+    _next_commands(folder)
     return 0
+
+
+def _next_commands(folder: Path) -> None:
+    """Where the run is, and the commands that use it."""
+    summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+    print(f"run folder: {folder}")
+    print(f"next: odedsl eval {folder}  (the test metrics again; --set eval_rtol=1e-7)")
+    print(f"      odedsl plot {folder}  (redraw the pictures)")
+    print(f"      odedsl sample {folder} -n 1000 -o samples.npy  (flows, trajectory models)")
+    print(f"      odedsl train --resume {folder} --steps {2 * summary['total_steps']}  (train on)")
 
 
 def _check_nproc(nproc: int, force: bool) -> None:

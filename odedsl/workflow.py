@@ -292,11 +292,21 @@ def _finish(folder: Path, status: str, stream: TextIO | None) -> Path:
     return folder
 
 
+UNITS = {
+    "nll": " nats",
+    "kl": " nats (up to log Z)",
+    "test_error": " (a fraction of the test examples)",
+    "rmse": " (in the data's units)",
+    "seconds": " s",
+}
+"""The units :func:`_describe` gives the figures of ``eval.json`` in."""
+
+
 def _describe(results: Mapping[str, Any]) -> str:
     """``evaluation on test (best.pt, step 400: best validation nll 1.25): nll 1.21, ...``."""
     where = ("split", "checkpoint", "step", "selected_by", "parameters")
     parts = [
-        f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
+        f"{k} {v:.4g}{UNITS.get(k, '')}" if isinstance(v, float) else f"{k} {v}"
         for k, v in results.items()
         if k not in where
     ]
