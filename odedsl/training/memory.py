@@ -51,7 +51,8 @@ def _probe_batch(data: Any, examples: int) -> Any:
         return sampler(examples, torch.Generator().manual_seed(0))
     tensors = getattr(data, "tensors", None)
     if isinstance(tensors, dict):
-        return {name: tensor[:examples] for name, tensor in tensors.items()}
+        # copies: a slice would share (and be counted as) the whole data set's storage
+        return {name: tensor[:examples].clone() for name, tensor in tensors.items()}
     return None
 
 
