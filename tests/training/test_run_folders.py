@@ -111,8 +111,6 @@ def test_staging_names_are_unique_to_their_process(tmp_path: Path) -> None:
 
 def test_a_failure_says_which_checkpoint_is_kept(tmp_path: Path, capsys) -> None:
     # a NaN at step 1, before any step was saved: the checkpoint holds the initial parameters
-    import functools
-
     build = functools.partial(setup, fail_at=1, failure="nan")
     status = run_training(
         build, tmp_path / "run", config=regression_config(9), stream=io.StringIO()
