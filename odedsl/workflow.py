@@ -513,7 +513,7 @@ def _in_chunks(draw: Callable[[int], torch.Tensor], n: int) -> np.ndarray:
         if free is not None and need > free:
             fits = int(free // (first.nbytes / len(first)))
             message = (
-                f"{n} samples would take {format_bytes(need)}, more than the "
+                f"{n}: the samples would take {format_bytes(need)}, more than the "
                 f"{format_bytes(free)} of free memory; draw at most {fits} at a time"
             )
             raise RunError(f"n = {message}", command=f"-n {message}")
