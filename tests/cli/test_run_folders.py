@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -137,12 +138,16 @@ def test_two_processes_one_run(tmp_path: Path) -> None:
     long = [*odedsl, "train", str(SPEC), "--steps", "100000", "--out", str(folder), *QUICK]
     first = subprocess.Popen(long, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
     try:
-        assert first.stdout.readline().startswith(b"nfe fwd/bwd")  # training has started
+        while not (folder / LOCK).is_file() or not (folder / LOCK).read_text():
+            assert first.poll() is None, first.stderr.read()
+            time.sleep(0.05)
+        assert (folder / LOCK).read_text() == f"{first.pid}\nfresh run"
         second = subprocess.run(
             [*odedsl, "train", "--resume", str(folder)], capture_output=True, text=True, env=env
         )
         assert second.returncode == 1
         assert f"{folder}: in use by process {first.pid} " in second.stderr
+        assert first.stdout.readline().startswith(b"nfe fwd/bwd")  # training has started
         first.send_signal(signal.SIGINT)
         _, err = first.communicate(timeout=60)
     finally:
