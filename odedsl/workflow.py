@@ -176,8 +176,12 @@ def train(
     the folder. ``steps``/``epochs``/``seed`` and ``overrides`` (``{"rtol": 1e-3}``) replace
     the spec's values. With ``eval_every``, scores the validation split during training and
     keeps the best in ``best.pt``. Then evaluates the trained model (``best.pt`` when there is
-    one) on the test split, once (``eval.json``), and draws its pictures. Raises ``RunError``
-    when training fails or is interrupted."""
+    one) on the test split, once (``eval.json``), and draws its pictures.
+
+    The folder must be new or empty (a folder holding a run or other files is refused before
+    anything is written) and is locked while training (``RunLocked`` names the process that
+    holds it). Raises ``RunError`` with the cause and the checkpoint kept when training fails,
+    ``RunInterrupted`` (saying how to resume) at SIGINT or SIGTERM."""
     spec_text = load_source(Path(spec)).text
     changes = dict(overrides or {})
     for name, value in (("steps", steps), ("epochs", epochs), ("seed", seed)):
@@ -246,7 +250,8 @@ def resume(
     device: str | None = None,
     stream: TextIO | None = None,
 ) -> Path:
-    """Continue the run in ``run`` until it has taken ``steps`` (or ``epochs``) in all."""
+    """Continue the run in ``run`` until it has taken ``steps`` (or ``epochs``) in all; the
+    run is locked meanwhile, and failures and interrupts are raised as by :func:`train`."""
     check_device(device)
     folder = _run_folder(run)
     spec_text = RunFolder(folder).read_spec()

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 import torch
 
+import odedsl
 from odedsl import workflow
 from odedsl.cli import main
 from odedsl.training import TrainingSetup
@@ -119,6 +120,7 @@ def test_an_interrupt_names_the_run_in_the_surfaces_own_spelling(tmp_path, monke
         workflow.train(SPEC, out=folder, steps=5)
     assert str(stopped.value).endswith(f"continue with odedsl.resume({str(folder)!r})")
     assert "--resume" not in str(stopped.value) and "RUN" not in str(stopped.value)
+    assert odedsl.resume is workflow.resume  # the spelling given is the public one
     folder = tmp_path / "cli"
     assert main(["train", str(SPEC), "--steps", "5", "--out", str(folder)]) == 130
     err = capsys.readouterr().err
