@@ -25,7 +25,6 @@ from odedsl.training import distributed
 from odedsl.training.checkpoint import FORMAT, VERSION, load_model_state, load_optimizer_state
 from odedsl.training.config import TrainConfig
 from odedsl.training.errors import ConfigError, RunError, TrainingError
-from odedsl.training.memory import check_batch_rows
 from odedsl.training.optimizers import build_optimizer, set_learning_rates
 from odedsl.training.protocol import (
     DataSource,
@@ -518,7 +517,6 @@ def train(
     """
     if eval_data is not None and not isinstance(model, EvaluableModel):
         raise ConfigError(f"eval_data was given but {type(model).__name__} has no evaluate(data)")
-    check_batch_rows(data)
     run = RunFolder(out_dir)
     trainer = _Trainer(model, data, config, run, eval_data, progress)
     if resume:
