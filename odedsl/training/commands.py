@@ -1,5 +1,6 @@
-"""What the command line calls: ``run_training`` (``odedsl train``) and ``load_trained``
-(``odedsl eval``, ``sample``, ``plot`` and ``odedsl.load``).
+"""What the command line calls: ``train_run`` (``odedsl train``; ``run_training`` prints its
+errors and returns an exit status) and ``load_trained`` (``odedsl eval``, ``sample``, ``plot``
+and ``odedsl.load``).
 
 Both take the compilation step as a function, so this package stays ignorant of the language:
 ``build()`` returns a ``TrainingSetup`` for ``run_training``; ``compile(spec_text)`` returns the
@@ -41,42 +42,11 @@ class TrainingSetup(NamedTuple):
     eval_data: Any = None
 
 
-def run_training(
-    build: Callable[[], TrainingSetup],
-    out_dir: str | Path,
-    *,
-    config: TrainConfig | None = None,
-    spec_text: str | None = None,
-    resume: bool = False,
-    length: int | None = None,
-    nproc: int = 1,
-    device: str | None = None,
-    stream: TextIO | None = None,
-) -> int:
-    """Trains, showing progress on ``stream`` (stdout); returns the exit status.
-
-    A fresh run needs ``config``; ``resume=True`` reads the run's own configuration, trained
-    to ``length`` (steps or epochs, as the run counts) in all when given. Every random stream is
-    seeded from ``config.seed`` before ``build()``, so the initial parameters are reproducible.
-    ``nproc > 1`` trains data-parallel in that many local processes (``build`` must then be
-    picklable: a top-level function or a ``functools.partial`` of one), on their GPUs when there
-    are enough, else on CPU. ``device`` (one process) defaults to CUDA when available. The run
-    folder is locked while training (``odedsl.training.lock``); a fresh run starts only in a
-    new or empty folder. Errors are printed to stderr. Exit status: 0 completed, 130
-    interrupted (checkpoint saved), 1 failed.
-    """
+def run_training(build: Callable[[], TrainingSetup], out_dir: str | Path, **options: Any) -> int:
+    """:func:`train_run` (the same arguments) with errors printed to stderr: the exit status,
+    0 completed, 130 interrupted (checkpoint saved), 1 failed."""
     try:
-        status = train_run(
-            build,
-            out_dir,
-            config=config,
-            spec_text=spec_text,
-            resume=resume,
-            length=length,
-            nproc=nproc,
-            device=device,
-            stream=stream,
-        )
+        status = train_run(build, out_dir, **options)
     except OdedslError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILED
@@ -95,8 +65,19 @@ def train_run(
     device: str | None = None,
     stream: TextIO | None = None,
 ) -> str:
-    """``run_training`` that raises instead of printing: the status, ``"completed"`` or
-    ``"interrupted"``; an ``OdedslError`` (``TrainingError`` when a step failed) otherwise."""
+    """Trains, showing progress on ``stream`` (stdout); returns ``"completed"`` or
+    ``"interrupted"`` (by SIGINT or SIGTERM, the checkpoint saved), and raises an
+    ``OdedslError`` otherwise (``TrainingError`` when a step failed).
+
+    A fresh run needs ``config``; ``resume=True`` reads the run's own configuration, trained
+    to ``length`` (steps or epochs, as the run counts) in all when given. Every random stream is
+    seeded from ``config.seed`` before ``build()``, so the initial parameters are reproducible.
+    ``nproc > 1`` trains data-parallel in that many local processes (``build`` must then be
+    picklable: a top-level function or a ``functools.partial`` of one), on their GPUs when there
+    are enough, else on CPU. ``device`` (one process) defaults to CUDA when available. The run
+    folder is locked while training (``odedsl.training.lock``); a fresh run starts only in a
+    new or empty folder (``odedsl.training.run.fresh_run``).
+    """
     stream = stream if stream is not None else sys.stdout
     check_device(device)
     if resume:
