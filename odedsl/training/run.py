@@ -98,12 +98,14 @@ class RunFolder:
                 f"{self.file(CHECKPOINT)}: {self.path} already holds a run; resume it "
                 "(resume=True) or train into another folder",
             )
-        what = "is a file" if contents == "file" else f"holds {self.others()}"
+        if contents == "file":
+            what = "is a file, not a folder"
+        else:
+            what = f"holds {self.others()} but no run (no {CHECKPOINT})"
         return FolderTaken(
             self.path,
             contents,
-            f"{self.path}: {what} but no run (no {CHECKPOINT}), and is not overwritten; train "
-            "into a new or empty folder",
+            f"{self.path}: {what}, and is not overwritten; train into a new or empty folder",
         )
 
     def create(self, config: TrainConfig, spec_text: str | None) -> None:

@@ -93,6 +93,14 @@ def test_a_fresh_run_never_overwrites_a_folder_of_other_files(contents: str, tmp
     assert (folder / contents).read_text() == "mine"
 
 
+def test_a_fresh_run_never_overwrites_a_file(tmp_path: Path) -> None:
+    path = tmp_path / "run"
+    path.write_text("mine")
+    with pytest.raises(RunError, match="run: is a file, not a folder, and is not overwritten"):
+        train(regression_model(), regression_data(), regression_config(5), path)
+    assert path.read_text() == "mine"
+
+
 def test_a_start_that_fails_before_its_first_checkpoint_leaves_the_folder_empty(tmp_path):
     folder = tmp_path / "run"
     with pytest.raises(ValueError, match="data failed"), fresh_run(folder):
