@@ -302,7 +302,6 @@ UNITS = {
     "kl": " nats (up to log Z)",
     "test_error": " (a fraction of the test examples)",
     "rmse": " (in the data's units)",
-    "seconds": " s",
 }
 """The units :func:`_describe` gives the figures of ``eval.json`` in."""
 
