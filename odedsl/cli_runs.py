@@ -102,13 +102,21 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def _next_commands(folder: Path) -> None:
-    """Where the run is, and the commands that use it."""
-    summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+    """Where the run is, and the commands that use it (from the process that wrote it)."""
+    import os
+
+    if os.environ.get("RANK", "0") != "0":
+        return
+    from odedsl.training import RunFolder
+
+    config = RunFolder(folder).read_config()
+    unit = "epochs" if config.epochs is not None else "steps"
+    longer = f"--{unit} {2 * (config.epochs or config.steps or 0)}"
     print(f"run folder: {folder}")
     print(f"next: odedsl eval {folder}  (the test metrics again; --set eval_rtol=1e-7)")
     print(f"      odedsl plot {folder}  (redraw the pictures)")
     print(f"      odedsl sample {folder} -n 1000 -o samples.npy  (flows, trajectory models)")
-    print(f"      odedsl train --resume {folder} --steps {2 * summary['total_steps']}  (train on)")
+    print(f"      odedsl train --resume {folder} {longer}  (train on)")
 
 
 def _check_nproc(nproc: int, force: bool) -> None:
