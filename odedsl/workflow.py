@@ -37,6 +37,7 @@ from odedsl.compiler.runtime import check_data_files, data_files, data_root
 from odedsl.data import DataError, dataset
 from odedsl.data.files import file_for
 from odedsl.lang import load_source
+from odedsl.machine import available_memory, size
 from odedsl.models.distributions import FAMILIES
 from odedsl.models.observed import ObservedODE
 from odedsl.symbolic.names import mangle
@@ -45,7 +46,7 @@ from odedsl.training.atomic import atomic_write_text
 from odedsl.training.commands import check_device, train_run
 from odedsl.training.errors import RunInterrupted, TrainingError
 from odedsl.training.lock import run_lock
-from odedsl.training.memory import available_memory, check_batch_memory, format_bytes
+from odedsl.training.memory import check_batch_memory
 from odedsl.training.run import BEST, FolderTaken, fresh_run
 
 OVERRIDES = "overrides.json"
@@ -513,12 +514,12 @@ def _in_chunks(draw: Callable[[int], torch.Tensor], n: int) -> np.ndarray:
         if n <= len(first):
             return first
         need = first.nbytes / len(first) * n
-        free = available_memory(torch.device("cpu"))
+        free = available_memory()
         if free is not None and need > free:
             fits = int(free // (first.nbytes / len(first)))
             message = (
-                f"{n}: the samples would take {format_bytes(need)}, more than the "
-                f"{format_bytes(free)} of free memory; draw at most {fits} at a time"
+                f"{n}: the samples would take {size(need)}, more than the "
+                f"{size(free)} of free memory; draw at most {fits} at a time"
             )
             raise RunError(f"n = {message}", command=f"-n {message}")
         samples = np.empty((n, *first.shape[1:]), dtype=first.dtype)

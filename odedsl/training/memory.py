@@ -14,33 +14,11 @@ from typing import Any
 import torch
 from torch import nn
 
+from odedsl.machine import available_memory, size
 from odedsl.training.errors import ConfigError
 
 PROBE_EXAMPLES = 4
 """How many examples the probe step takes."""
-
-
-def format_bytes(count: float) -> str:
-    """``1.5 GB``, ``320 MB``, ``12 kB``: decimal units, 2 significant figures at least."""
-    for unit, size in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
-        if count >= size:
-            return f"{count / size:.3g} {unit}"
-    return f"{count:.0f} B"
-
-
-def available_memory(device: torch.device) -> int | None:
-    """Bytes free for new tensors on ``device``: the GPU's free memory, or the host's
-    ``MemAvailable`` (Linux); None where it cannot be told."""
-    if device.type == "cuda":
-        return int(torch.cuda.mem_get_info(device)[0])
-    try:
-        with open("/proc/meminfo", encoding="ascii") as meminfo:
-            for line in meminfo:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return None
 
 
 def _probe_batch(data: Any, examples: int) -> tuple[Any, int]:
@@ -89,8 +67,7 @@ def check_batch_memory(probe: nn.Module, data: Any, world_size: int = 1) -> None
     if not isinstance(batch, int):
         return
     examples = min(batch, rows) if isinstance(rows, int) else batch  # an epoch's batches
-    device = torch.device("cpu")
-    free = available_memory(device)
+    free = available_memory()
     per_example = bytes_per_example(probe, data) if free is not None else None
     if free is None or not per_example:
         return
@@ -98,8 +75,8 @@ def check_batch_memory(probe: nn.Module, data: Any, world_size: int = 1) -> None
     if need > free:
         fits = max(int(free * world_size // per_example), 1)
         raise ConfigError(
-            f"batch = {batch}: a training step would keep about {format_bytes(need)} "
-            f"({format_bytes(per_example)} an example), more than the {format_bytes(free)} of "
+            f"batch = {batch}: a training step would keep about {size(need)} "
+            f"({size(per_example)} an example), more than the {size(free)} of "
             f"free memory; give batch ≤ {fits}"
         )
 

@@ -195,11 +195,11 @@ def test_samples_are_drawn_in_chunks(run: Path, monkeypatch) -> None:
 
 def test_samples_beyond_free_memory_are_refused(run: Path, monkeypatch, capsys) -> None:
     # 2 float32 values a sample, 8 bytes: 10^9 samples are 8 GB, above a 1 MB budget
-    monkeypatch.setattr(workflow, "available_memory", lambda device: 10**6)
+    monkeypatch.setattr(workflow, "available_memory", lambda: 10**6)
     out = run.parent / "never.npy"
     assert main(["sample", str(run), "-n", "1000000000", "-o", str(out)]) == 1
     assert capsys.readouterr().err == (
-        "odedsl: error: -n 1000000000: the samples would take 8 GB, more than the 1 MB of free "
+        "odedsl: error: -n 1000000000: the samples would take 8.0 GB, more than the 1.0 MB of free "
         "memory; draw at most 125000 at a time\n"
     )
     assert not out.exists()

@@ -144,9 +144,11 @@ def test_a_step_is_measured_per_example_and_a_batch_that_does_not_fit_is_refused
     data = TensorBatches({"x": torch.zeros(1000, 8)}, 500)
     # one row of x: 8 float32 values, 32 bytes; w, a parameter, is not counted
     assert bytes_per_example(Scaled(), data) == 32
-    monkeypatch.setattr("odedsl.training.memory.available_memory", lambda device: 3200)
+    monkeypatch.setattr("odedsl.training.memory.available_memory", lambda: 3200)
     check_batch_memory(Scaled(), TensorBatches({"x": torch.zeros(1000, 8)}, 100))  # 3.2 kB
-    message = r"batch = 500: .* about 16 kB \(32 B an example\), more than .* give batch ≤ 100"
+    message = (
+        r"batch = 500: .* about 16.0 kB \(32 bytes an example\), more than .* give batch ≤ 100"
+    )
     with pytest.raises(ConfigError, match=message):
         check_batch_memory(Scaled(), data)
     # a batch beyond the data takes all 10 rows: 320 B, which fits
