@@ -245,7 +245,7 @@ def _finish(folder: Path, status: int, stream: TextIO | None) -> Path:
     test = _data(folder, model)  # the first time training's data includes the test split
     results = _evaluate(model, test, metadata)
     try:
-        _draw(folder, model, test)
+        _draw(folder, model, test, results)
     except Exception as error:  # pictures are a bonus: never lose a finished run over one
         results["plots"] = f"not drawn: {error}"
     atomic_write_text(folder / EVALUATION, json.dumps(results, indent=2))
@@ -466,13 +466,25 @@ def plot(run: str | Path) -> list[Path]:
     samples beside data, the learned density and the flow from noise to data."""
     folder = _run_folder(run)
     model = load(folder)
-    return _draw(folder, model, _data(folder, model))
+    return _draw(folder, model, _data(folder, model), _read_evaluation(folder))
 
 
-def _draw(folder: Path, model: nn.Module, test: Any) -> list[Path]:
+def _read_evaluation(folder: Path) -> dict[str, Any] | None:
+    """``eval.json`` of a run, or None when it has none or it is unreadable (pictures only)."""
+    try:
+        results = json.loads((folder / EVALUATION).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return results if isinstance(results, dict) else None
+
+
+def _draw(
+    folder: Path, model: nn.Module, test: Any, evaluation: Mapping[str, Any] | None = None
+) -> list[Path]:
     from odedsl.plots.curves import plot_curves
 
-    written = plot_curves(RunFolder(folder).read_metrics(), folder, headline(model))
+    metrics = RunFolder(folder).read_metrics()
+    written = plot_curves(metrics, folder, headline(model), evaluation)
     if model.spec.kind.startswith("flow") and getattr(model, "event_shape", None) == (2,):
         from odedsl.plots.flow import plot_flow
 
@@ -491,7 +503,7 @@ def _draw(folder: Path, model: nn.Module, test: Any) -> list[Path]:
         if _odenet(model):
             from odedsl.plots.odenet import draw_odenet
 
-            written += draw_odenet(model, test, RunFolder(folder).read_metrics(), folder)
+            written += draw_odenet(model, test, metrics, folder)
     return written
 
 
