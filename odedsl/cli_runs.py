@@ -81,6 +81,8 @@ def run_train(args: argparse.Namespace) -> int:
     if args.resume is not None:
         if args.set or args.seed is not None or args.out is not None:
             raise UsageError("--resume continues a run as it was: drop --set, --seed and --out")
+        if args.tensorboard:
+            raise UsageError("--resume keeps the run's own TensorBoard setting: drop --tensorboard")
         if args.spec is not None:
             workflow.require_same_spec(args.resume, args.spec)
         workflow.resume(args.resume, steps=args.steps, epochs=args.epochs, **common)
@@ -92,6 +94,7 @@ def run_train(args: argparse.Namespace) -> int:
         epochs=args.epochs,
         seed=args.seed,
         overrides=_settings(args.set),
+        tensorboard=args.tensorboard,
         **common,
     )
     return 0
@@ -221,6 +224,12 @@ def _add_train(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--device", choices=("cpu", "cuda"), help="where to train")
     parser.add_argument("--nproc", type=int, default=1, help="data-parallel processes")
     parser.add_argument("--threads", type=int, help="torch threads per process (default 1)")
+    parser.add_argument(
+        "--tensorboard",
+        action="store_true",
+        help="also write the logged scalars to RUN/tensorboard/ (pip install "
+        "'odedsl[tensorboard]'; a resumed run keeps the setting)",
+    )
 
 
 def _add_eval(commands: argparse._SubParsersAction) -> None:

@@ -16,6 +16,7 @@ split is built and scored once, after training, from ``best.pt`` when there is o
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import os
@@ -42,6 +43,7 @@ from odedsl.symbolic.names import mangle
 from odedsl.training import RunError, RunFolder, TrainingSetup, load_trained, run_training
 from odedsl.training.atomic import atomic_write_text
 from odedsl.training.run import BEST
+from odedsl.training.tensorboard import summary_writer_class
 
 OVERRIDES = "overrides.json"
 DATA_RECORD = "data.json"
@@ -166,9 +168,12 @@ def train(
     nproc: int = 1,
     device: str | None = None,
     stream: TextIO | None = None,
+    tensorboard: bool = False,
 ) -> Path:
     """Train the spec at path ``spec`` into a run folder (default ``runs/<name>``); returns
-    the folder. ``steps``/``epochs``/``seed`` and ``overrides`` (``{"rtol": 1e-3}``) replace
+    the folder. ``tensorboard`` writes the scalars of ``metrics.jsonl`` to
+    ``RUN/tensorboard/`` too (the extra ``odedsl[tensorboard]``; a resumed run keeps it).
+    ``steps``/``epochs``/``seed`` and ``overrides`` (``{"rtol": 1e-3}``) replace
     the spec's values. With ``eval_every``, scores the validation split during training and
     keeps the best in ``best.pt``. Then evaluates the trained model (``best.pt`` when there is
     one) on the test split, once (``eval.json``), and draws its pictures. Raises ``RunError``
@@ -185,6 +190,9 @@ def train(
     model = compile(Path(spec), **changes)  # checks the spec and every override up front
     _require_validation(model.spec)
     config = train_config(model.spec, best_metric=headline(model))
+    if tensorboard:
+        summary_writer_class()  # refuses, naming the extra, before anything is written
+        config = dataclasses.replace(config, tensorboard=True)
     folder = Path(out) if out is not None else default_run_folder(spec)
     folder.mkdir(parents=True, exist_ok=True)
     atomic_write_text(folder / OVERRIDES, json.dumps(changes, indent=2))
