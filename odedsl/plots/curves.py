@@ -73,7 +73,7 @@ def plot_curves(
     )
     for panel, axis in zip(panels, axes[0], strict=True):
         if panel == "loss":
-            _loss(axis, rows, scored, test, starred=metric is None and selected == "loss")
+            _loss(axis, rows, scored, test, starred=None if metric else selected)
         elif panel == "lr":
             axis.plot(*zip(*lr, strict=True), color="tab:purple")
             axis.set(xlabel="training step", ylabel="learning rate", title="learning rate")
@@ -134,13 +134,15 @@ def _loss(
     rows: Sequence[Mapping[str, Any]],
     scored: Sequence[Mapping[str, Any]],
     test: Mapping[str, Any],
-    starred: bool,
+    starred: str | None,
 ) -> None:
-    """The training loss, with validation and test losses when there are some."""
+    """The training loss, with validation and test losses when there are some; with
+    ``starred`` (the selection metric, when it has no panel of its own), the validation loss
+    of the best score is starred."""
     points = _series(rows, "loss")
     axis.plot(*zip(*points, strict=True), color="tab:blue", label="training")
     values = [v for _, v in points]
-    values += _validation(axis, scored, "loss", "loss" if starred else None)
+    values += _validation(axis, scored, "loss", starred)
     values += _test(axis, test, "loss")
     axis.set(xlabel="training step", ylabel=LABELS["loss"], title="loss")
     _log_if_wide(axis, values)
@@ -175,8 +177,8 @@ def _validation(
     axis: Any, scored: Sequence[Mapping[str, Any]], key: str, starred: str | None
 ) -> list[float]:
     """The validation ``key`` against steps (a marker per evaluation); with ``starred``, the
-    best (lowest, first) score of that metric, the step ``best.pt`` holds, is marked. Returns
-    the values drawn."""
+    point of the best (lowest, first) score of that metric, the step ``best.pt`` holds, is
+    marked. Returns the values drawn."""
     points = [(r["step"], r["validation"][key]) for r in scored if key in r["validation"]]
     if not points:
         return []

@@ -93,3 +93,16 @@ def test_a_schedule_and_an_adaptive_solver_get_their_panels(figures, tmp_path: P
     assert forward.get_linestyle() != backward.get_linestyle()
     assert forward.get_marker() != backward.get_marker()
     assert figure._suptitle is None  # nothing constant to say
+
+
+def test_a_flow_selected_by_its_nll_stars_the_best_validation_loss(figures, tmp_path) -> None:
+    # a maximum-likelihood flow: the validation nll is its loss, so it has no panel of its own
+    records = [{"step": s, "loss": 3.0 - s / 100, "nfe_forward": 32.0} for s in STEPS]
+    for record, nll in zip(records[1::2], (2.9, 2.7, 2.8), strict=True):
+        record["validation"] = {"nll": nll, "loss": nll}
+    plot_curves(records, tmp_path, "nll", {"nll": 2.75, "loss": 2.75, "step": 40})
+    (figure,) = figures
+    (loss,) = figure.axes
+    assert_readable(figure)
+    assert line(loss, "best.pt").get_xydata().tolist() == [[40, 2.7]]  # the lowest nll
+    assert line(loss, "test (final)").get_xydata().tolist() == [[40, 2.75]]
