@@ -33,6 +33,7 @@ LABELS = {
 }
 """The y-axis label of each metric (the training loss is a negative log-likelihood or bound,
 in nats, plus any regularizers)."""
+TITLES = {"test_error": "classification error", "rmse": "RMSE", "nll": "NLL", "kl": "KL"}
 LOG_SPAN = 30.0
 """A positive quantity spanning more than this ratio is drawn on a log axis."""
 
@@ -167,7 +168,7 @@ def _metric(
             values += error
     values += _validation(axis, scored, metric, metric if starred else None)
     values += _test(axis, test, metric)
-    title = "classification error" if metric == "test_error" else metric
+    title = TITLES.get(metric, metric)
     axis.set(xlabel="training step", ylabel=LABELS.get(metric, metric), title=title)
     _log_if_wide(axis, values)
     axis.legend(fontsize=8)
