@@ -129,6 +129,6 @@ def plot_flow(
         axis.scatter(points[:, 0], points[:, 1], s=1, alpha=0.5)
         axis.set(title=title, xlim=frame[:2], ylim=frame[2:], aspect="equal")
         axis.set(xlabel="z₁", ylabel="z₂")
-    figure.suptitle(f"base samples carried to data ({_direction(flow)})", fontsize=9)
+    figure.suptitle(f"base samples carried through the flow ({_direction(flow)})", fontsize=9)
     written.append(save(figure, out_dir / "transformation.png"))
     return written
