@@ -184,9 +184,12 @@ class TrainConfig:
         return replace(self, **{self.unit: length})
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-ready values."""
+        """Plain JSON-ready values (``tensorboard`` only when on: a run without it keeps the
+        configuration files of earlier versions)."""
         data = asdict(self)
         data["schedule"]["milestones"] = list(self.schedule.milestones)
+        if not self.tensorboard:
+            del data["tensorboard"]
         return data
 
     @classmethod
