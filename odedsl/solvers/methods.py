@@ -31,7 +31,9 @@ from __future__ import annotations
 from .adams import AdamsSolver
 from .adaptive import AdaptiveRungeKuttaSolver
 from .fixed import FixedGridSolver
+from .fixed_adams import ExplicitAdamsSolver, ImplicitAdamsSolver
 from .implicit import implicit_solver
+from .scipy_solver import ScipySolver
 from .tableau import ButcherTableau
 from .tableaux import (
     ADAPTIVE_HEUN,
@@ -75,6 +77,10 @@ SOLVERS: dict[str, type] = {
     "tsit5": runge_kutta_solver(TSIT5),
     "dopri8": runge_kutta_solver(DOPRI8),
     "adams": AdamsSolver,
+    "explicit_adams": ExplicitAdamsSolver,
+    "implicit_adams": ImplicitAdamsSolver,
+    "fixed_adams": ImplicitAdamsSolver,  # torchdiffeq's older name of implicit_adams
+    "scipy_solver": ScipySolver,
     "implicit_euler": implicit_solver(IMPLICIT_EULER),
     "implicit_midpoint": implicit_solver(IMPLICIT_MIDPOINT),
     "trapezoid": implicit_solver(TRAPEZOID),
