@@ -63,6 +63,7 @@ class FixedAdamsStages(EndpointStages):
         self.rtol = rtol
         self.atol = atol
         self.history = [self.f0]  # newest first
+        self.warned = False
 
     def next_first_stage(self, t1: float, y1: Tensor) -> None:
         super().next_first_stage(t1, y1)
@@ -91,14 +92,17 @@ class FixedAdamsStages(EndpointStages):
             scale = self.atol + self.rtol * torch.maximum(previous.abs(), dy.abs())
             if bool(((dy - previous).detach().abs() / scale.detach()).max() < 1.0):
                 return dy
-        warnings.warn(
-            f"implicit_adams: the corrector's functional iteration did not converge in "
-            f"max_iters={self.max_iters} iterations on the step from t={t0:.6g} to "
-            f"t={t1:.6g}, so the solution may be inaccurate; the order drops by one. Hint: "
-            "use a smaller step_size or raise options['max_iters'].",
-            RuntimeWarning,
-            stacklevel=2,
-        )
+        if not self.warned:
+            warnings.warn(
+                f"implicit_adams: the corrector's functional iteration did not converge in "
+                f"max_iters={self.max_iters} iterations on the step from t={t0:.6g} to "
+                f"t={t1:.6g} (later such steps in this solve are not reported), so the "
+                "solution may be inaccurate; the order drops by one. Hint: use a smaller "
+                "step_size or raise options['max_iters'].",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+            self.warned = True
         self.history.pop()
         return dy
 
