@@ -26,13 +26,15 @@ class EndpointStages:
     (``track_graph``) when grad mode is on and ``y0`` or ``f(t0, y0)`` requires grad.
     """
 
-    def __init__(self, func: Func, y0: Tensor, t0: float, interp: str) -> None:
+    def __init__(
+        self, func: Func, y0: Tensor, t0: float, interp: str, at: Tensor | None = None
+    ) -> None:
         self.func = func
         self.shape = y0.shape
         self.dtype = y0.dtype
         self.device = y0.device
         self.interp = interp
-        f0 = func(self.time(t0), y0)
+        f0 = func(self.time(t0) if at is None else at, y0)
         check_derivative(f0, y0)
         self.track_graph = torch.is_grad_enabled() and (y0.requires_grad or f0.requires_grad)
         self.nfe = 1
@@ -44,19 +46,35 @@ class EndpointStages:
         """``t`` as the 0-dim tensor func receives."""
         return torch.scalar_tensor(t, dtype=self.dtype, device=self.device)
 
-    def evaluate(self, t: float, y: Tensor) -> Tensor:
+    def stage_time(self, t0: float, h: float, t1: float, c: float, left_of_end: bool) -> Tensor:
+        """The time of a stage at ``t0 + c h``: ``t1`` itself at ``c = 1``, or just before it
+        (the next representable time towards ``t0``) when ``left_of_end``."""
+        if c != 1.0:
+            return self.time(t0 + c * h)
+        if left_of_end:
+            return torch.nextafter(self.time(t1), self.time(t0))
+        return self.time(t1)
+
+    def evaluate(self, t: float | Tensor, y: Tensor) -> Tensor:
         """``func(t, y)`` on a flat state, flat, counted."""
         self.nfe += 1
-        f = self.func(self.time(t), y.view(self.shape)).reshape(-1)
+        time = t if isinstance(t, Tensor) else self.time(t)
+        f = self.func(time, y.view(self.shape)).reshape(-1)
         return f if self.track_graph else f.detach()
 
     def step(self, t0: float, h: float, t1: float, y0: Tensor, left_of_jump: bool) -> Tensor:
-        """Advance ``y0`` from ``t0`` to ``t1 = t0 + h``; set ``y1`` (and ``f1`` if known)."""
+        """Advance ``y0`` from ``t0`` to ``t1 = t0 + h``; set ``y1`` (and ``f1`` if known).
+
+        ``left_of_jump``: evaluate stages at ``t1`` just before it (see ``stage_time``)."""
         raise NotImplementedError
 
-    def next_first_stage(self, t1: float, y1: Tensor) -> None:
-        """Make ``f0`` hold ``f(t1, y1)`` for the next step (reusing ``f1`` when known)."""
-        self.f0 = self.f1 if self.f1 is not None else self.evaluate(t1, y1)
+    def next_first_stage(self, t1: float, y1: Tensor, at: Tensor | None = None) -> None:
+        """Make ``f0`` hold ``f(t1, y1)`` for the next step, reusing ``f1`` when known;
+        ``at`` forces a fresh evaluation at that time instead (just past ``t1``)."""
+        if at is not None or self.f1 is None:
+            self.f0 = self.evaluate(t1 if at is None else at, y1)
+        else:
+            self.f0 = self.f1
         self.f1 = None
 
     def interpolate(

@@ -72,23 +72,24 @@ class FixedAdamsStages(EndpointStages):
     def step(self, t0: float, h: float, t1: float, y0: Tensor, left_of_jump: bool) -> Tensor:
         order = min(len(self.history), self.max_order - 1)
         if order < MIN_ORDER - 1:
-            y1 = self._rk4(t0, h, t1, y0)
+            y1 = self._rk4(t0, h, t1, y0, left_of_jump)
         else:
             bashforth, moulton = _coefficients(order)
             dy = h * _dot(bashforth, self.history)
             if self.implicit:
-                dy = self._correct(t0, h, t1, y0, dy, moulton)
+                end = self.stage_time(t0, h, t1, 1.0, left_of_jump)
+                dy = self._correct(t0, h, t1, end, y0, dy, moulton)
             y1 = y0 + dy
         self.y1, self.f1 = y1, None
         return y1
 
     def _correct(
-        self, t0: float, h: float, t1: float, y0: Tensor, dy: Tensor, moulton: tuple
+        self, t0: float, h: float, t1: float, end: Tensor, y0: Tensor, dy: Tensor, moulton: tuple
     ) -> Tensor:
         known = h * _dot(moulton[1:], self.history)
         for _ in range(self.max_iters):
             previous = dy
-            dy = h * moulton[0] * self.evaluate(t1, y0 + dy) + known
+            dy = h * moulton[0] * self.evaluate(end, y0 + dy) + known
             scale = self.atol + self.rtol * torch.maximum(previous.abs(), dy.abs())
             if bool(((dy - previous).detach().abs() / scale.detach()).max() < 1.0):
                 return dy
@@ -106,11 +107,11 @@ class FixedAdamsStages(EndpointStages):
         self.history.pop()
         return dy
 
-    def _rk4(self, t0: float, h: float, t1: float, y0: Tensor) -> Tensor:
+    def _rk4(self, t0: float, h: float, t1: float, y0: Tensor, left_of_end: bool) -> Tensor:
         stages = [self.f0]
         for c, row in zip(RK4.c[1:], RK4.a[1:], strict=True):
             y = y0 + h * _dot(row, stages)
-            stages.append(self.evaluate(t1 if c == 1.0 else t0 + c * h, y))
+            stages.append(self.evaluate(self.stage_time(t0, h, t1, c, left_of_end), y))
         return y0 + h * _dot(RK4.b, stages)
 
 

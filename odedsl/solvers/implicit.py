@@ -53,7 +53,7 @@ class ImplicitStages(EndpointStages):
 
     def step(self, t0: float, h: float, t1: float, y0: Tensor, left_of_jump: bool) -> Tensor:
         tableau = self.tableau
-        times = [t1 if c == 1.0 else t0 + c * h for c in tableau.c]
+        times = [self.stage_time(t0, h, t1, c, left_of_jump) for c in tableau.c]
         stages: list[Tensor | None] = [None] * tableau.n_stages
         for block, index in self._blocks:
             first = block[0]
@@ -68,7 +68,7 @@ class ImplicitStages(EndpointStages):
 
             def fn(j: int, y: Tensor, block: tuple[int, ...] = block) -> Tensor:
                 self.nfe += 1
-                return self.func(self.time(times[block[j]]), y.view(self.shape)).reshape(-1)
+                return self.func(times[block[j]], y.view(self.shape)).reshape(-1)
 
             krylov = use_krylov(self.linear_solver, len(block) * y0.numel())
             guess = self.f0.detach().expand(len(block), -1)
@@ -82,7 +82,8 @@ class ImplicitStages(EndpointStages):
                 stages[i] = k[j]
         y1 = _combine(y0, h, tableau.b, stages)
         self.y1 = y1
-        self.f1 = stages[-1] if self._stiffly_accurate else None
+        # f(t1, y1) is the last stage of a stiffly accurate method (unless taken before t1)
+        self.f1 = stages[-1] if self._stiffly_accurate and not left_of_jump else None
         return y1
 
     def _base(self, y0: Tensor, h: float, i: int, stages: list[Tensor | None]) -> Tensor:
