@@ -55,8 +55,9 @@ class FixedAdamsStages(EndpointStages):
         max_iters: int,
         rtol: Tensor,
         atol: Tensor,
+        at: Tensor | None = None,
     ) -> None:
-        super().__init__(func, y0, t0, interp)
+        super().__init__(func, y0, t0, interp, at)
         self.implicit = implicit
         self.max_order = max_order
         self.max_iters = max_iters
@@ -65,8 +66,8 @@ class FixedAdamsStages(EndpointStages):
         self.history = [self.f0]  # newest first
         self.warned = False
 
-    def next_first_stage(self, t1: float, y1: Tensor) -> None:
-        super().next_first_stage(t1, y1)
+    def next_first_stage(self, t1: float, y1: Tensor, at: Tensor | None = None) -> None:
+        super().next_first_stage(t1, y1, at)
         self.history = [self.f0, *self.history][: self.max_order - 1]
 
     def step(self, t0: float, h: float, t1: float, y0: Tensor, left_of_jump: bool) -> Tensor:
@@ -156,7 +157,7 @@ class FixedAdamsSolver(FixedGridSolver):
         self.rtol = torch.as_tensor(rtol, dtype=y0.dtype, device=y0.device).reshape(-1)
         self.atol = torch.as_tensor(atol, dtype=y0.dtype, device=y0.device).reshape(-1)
 
-    def _start_stages(self, t0: float) -> FixedAdamsStages:  # type: ignore[override]
+    def _start_stages(self, t0: float, at: Tensor | None = None) -> FixedAdamsStages:  # type: ignore[override]
         return FixedAdamsStages(
             self.func,
             self.y0,
@@ -167,6 +168,7 @@ class FixedAdamsSolver(FixedGridSolver):
             max_iters=self.max_iters,
             rtol=self.rtol,
             atol=self.atol,
+            at=at,
         )
 
 

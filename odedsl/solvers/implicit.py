@@ -41,8 +41,9 @@ class ImplicitStages(EndpointStages):
         interp: str,
         max_iters: int,
         linear_solver: str,
+        at: Tensor | None = None,
     ) -> None:
-        super().__init__(func, y0, t0, interp)
+        super().__init__(func, y0, t0, interp, at)
         self.tableau = tableau
         self.max_iters = max_iters
         self.linear_solver = linear_solver
@@ -124,9 +125,16 @@ class ImplicitFixedGridSolver(FixedGridSolver):
         self.max_iters = int_option(options, "max_iters", DEFAULT_MAX_ITERS)
         self.linear_solver = choice_option(options, "linear_solver", "auto", LINEAR_SOLVERS)
 
-    def _start_stages(self, t0: float) -> ImplicitStages:  # type: ignore[override]
+    def _start_stages(self, t0: float, at: Tensor | None = None) -> ImplicitStages:  # type: ignore[override]
         return ImplicitStages(
-            self.tableau, self.func, self.y0, t0, self.interp, self.max_iters, self.linear_solver
+            self.tableau,
+            self.func,
+            self.y0,
+            t0,
+            self.interp,
+            self.max_iters,
+            self.linear_solver,
+            at,
         )
 
 
