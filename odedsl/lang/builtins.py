@@ -608,10 +608,12 @@ METHODS: dict[str, bool] = {
     "scipy_solver": True,
 }
 """Solver methods, mapped to whether they are adaptive (error-controlled)."""
+TOLERANCE_READERS: frozenset[str] = frozenset({"implicit_adams", "fixed_adams"})
+"""Fixed-step methods that read ``rtol``/``atol`` (their corrector iterates to them)."""
 METHOD_SPECIFIC: dict[str, str] = {
     "step_size": "fixed-step methods",
-    "rtol": "adaptive methods",
-    "atol": "adaptive methods",
+    "rtol": "adaptive methods and :implicit_adams",
+    "atol": "adaptive methods and :implicit_adams",
     "adams_mode": "method 'adams'",
 }
 """Solver options that only some methods read, with which ones (see :func:`applies_to`)."""
@@ -622,7 +624,7 @@ def applies_to(option: str, method: str) -> bool:
     if option == "step_size":
         return not METHODS[method]
     if option in ("rtol", "atol"):
-        return METHODS[method]
+        return METHODS[method] or method in TOLERANCE_READERS
     if option == "adams_mode":
         return method == "adams"
     return True
