@@ -24,7 +24,18 @@ FORMATS = ["pt2", "torchscript", *(["onnx"] if ONNX else [])]
 STEPS = 3  # a short grid keeps the unrolled graphs small; equality holds for any
 POINTS = 5  # points of an input series (a spec that declares its length keeps it)
 BATCH = 5  # not the batch of 3 the artefact was traced with: the batch axis is free
-QUERY = torch.tensor([0.1, 0.35, 0.5, 0.9, 1.3, 1.7, 2.0])  # 7 query times after t0
+QUERY = (0.1, 0.35, 0.5, 0.9, 1.3, 1.7, 2.0)  # 7 query times after t0, not 5 as traced
+
+
+def scrambled(model: torch.nn.Module) -> torch.nn.Module:
+    """``model`` with every parameter moved by N(0, 0.3²) noise (seeded): an untrained
+    model's dynamics are often near-linear (zero-initialised last layers), which any grid
+    solves alike; moved weights make the grid matter, so equality tests the same solve."""
+    g = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.add_(0.3 * torch.randn(parameter.shape, generator=g, dtype=parameter.dtype))
+    return model
 
 
 def inputs_for(model: torch.nn.Module, kind: str) -> dict[str, tuple[torch.Tensor, ...]]:
@@ -40,7 +51,7 @@ def inputs_for(model: torch.nn.Module, kind: str) -> dict[str, tuple[torch.Tenso
     variables = {v.role: v for v in model.spec.data.variables}
     if kind == "supervised":
         return {"forward": (torch.randn((BATCH, *variables["sample"].shape), generator=g),)}
-    ts_new = model.t0 + QUERY
+    ts_new = model.t0 + torch.tensor(QUERY)
     if kind == "trajectory" and not model.initial_reads:
         return {"predict": (ts_new,)}
     length, channels = variables["series"].shape
@@ -50,16 +61,17 @@ def inputs_for(model: torch.nn.Module, kind: str) -> dict[str, tuple[torch.Tenso
 
 
 def reference(
-    spec: Path, model: torch.nn.Module, kind: str, inputs: dict
+    spec: Path, model: torch.nn.Module, kind: str, inputs: dict, steps: int = STEPS
 ) -> dict[str, torch.Tensor | tuple]:
-    """odedsl's outputs for ``inputs`` with the artefact's solve: ``rk4`` on the same grid."""
+    """odedsl's outputs for ``inputs`` with ``steps`` ``rk4`` steps (the artefact's solve when
+    ``steps`` is ``STEPS``)."""
     overrides: dict = {}
     if kind != "planar":
         if kind in ("flow", "supervised"):
             end = model.t1 if kind == "flow" else model.observations[0].time
         else:
             end = float(inputs["predict"][-1].max())
-        overrides = {"eval_method": "rk4", "eval_step_size": abs(end - model.t0) / STEPS}
+        overrides = {"eval_method": "rk4", "eval_step_size": abs(end - model.t0) / steps}
     if kind == "latent":
         overrides["refine"] = 0  # the artefact predicts from the encoder's mean
     same = odedsl.compile(spec, **overrides)
@@ -79,17 +91,29 @@ def reference(
 
 @pytest.fixture(scope="session")
 def exported(tmp_path_factory) -> dict:
-    """``{(spec, format): (artefact outputs, description)}`` and ``{spec: reference}``."""
+    """``artefacts``: ``{(spec, format): (outputs, description)}``; ``references``: ``{spec:
+    odedsl's outputs}``; ``other_grid``: odedsl's outputs with one step more."""
     torch.set_num_threads(1)
-    folder = tmp_path_factory.mktemp("artefacts")
+    default = torch.get_default_dtype()
+    # float64 models: equality to 1e-6 then tests the solve, not float32 rounding (with
+    # moved weights some outputs reach 1e2, where float32 carries 1e-5).
+    torch.set_default_dtype(torch.float64)
+    try:
+        return _export_all(tmp_path_factory.mktemp("artefacts"))
+    finally:
+        torch.set_default_dtype(default)
+
+
+def _export_all(folder: Path) -> dict:
     manifests: dict[str, list] = {fmt: [] for fmt in FORMATS}
-    references = {}
+    references, coarser = {}, {}
     for name in SPECS:
         spec = ROOT / "specs" / name
-        model = odedsl.compile(spec).eval()
+        model = scrambled(odedsl.compile(spec).eval())
         kind = program(model, solve_settings(model, "rk4", STEPS)).kind
         inputs = inputs_for(model, kind)
         references[name] = reference(spec, model, kind, inputs)
+        coarser[name] = reference(spec, model, kind, inputs, STEPS + 1)
         torch.save(inputs, folder / f"{name}.inputs.pt")
         for fmt in FORMATS:
             path = folder / f"{name}.{fmt}"
@@ -117,4 +141,4 @@ def exported(tmp_path_factory) -> dict:
         for entry, name in zip(manifest, SPECS, strict=True):
             saved = torch.load(entry["outputs"])
             results[name, fmt] = (saved["outputs"], json.loads(saved["description"]))
-    return {"artefacts": results, "references": references}
+    return {"artefacts": results, "references": references, "other_grid": coarser}
