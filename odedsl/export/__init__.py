@@ -8,7 +8,7 @@
 
 from __future__ import annotations
 
-from .artefacts import FORMATS, export_model, solve_settings
+from .artefacts import FORMATS, export_model, export_run, solve_settings
 from .programs import METHODS, ExportError, program
 from .solve import FixedSteps
 
@@ -18,6 +18,7 @@ __all__ = [
     "ExportError",
     "FixedSteps",
     "export_model",
+    "export_run",
     "program",
     "solve_settings",
 ]

@@ -20,6 +20,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import math
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -107,9 +108,17 @@ def _data_shape(spec: ir.CheckedModel, role: str, points: int) -> tuple[int, ...
 def describe(model: nn.Module, prog: nn.Module, solve: FixedSteps, fmt: str, points: int) -> dict:
     """What the artefact computes (stored in it as ``odedsl.json``)."""
     spec = model.spec
-    settings: dict[str, Any] = {"eval_method": solve.method, "refine": 0}
-    if isinstance(prog, FlowProgram | ObservedProgram) and _span(model) is not None:
-        settings["eval_step_size"] = abs(_span(model)) / solve.steps
+    settings: dict[str, Any] = {}
+    if prog.kind != "planar":
+        settings["eval_method"] = solve.method
+        span = _span(model)
+        settings["eval_step_size"] = (
+            abs(span) / solve.steps
+            if isinstance(prog, FlowProgram | ObservedProgram) and span is not None
+            else f"(last query time - t0) / {solve.steps}"
+        )
+    if prog.kind == "latent":
+        settings["refine"] = 0
     grid = {
         "flow": f"{solve.steps} uniform steps from t0 = {model.__dict__.get('t0')} to t1",
         "planar": "no solve",
@@ -190,6 +199,7 @@ def _write_onnx(prog: nn.Module, inputs: dict, path: Path, text: str) -> None:
             _Method(prog, name),
             args,
             dynamo=True,
+            verbose=False,
             dynamic_shapes=_dynamic(args),
             input_names=[f"input{i}" for i in range(len(args))],
         )
@@ -220,7 +230,33 @@ def export_model(
     inputs = {name: inputs[name] for name in METHODS[prog.kind]}
     description = describe(model, prog, solve, fmt, points)
     path = Path(path)
+    if fmt == "onnx":
+        description["files"] = {k: v.name for k, v in onnx_paths(path, list(inputs)).items()}
     path.parent.mkdir(parents=True, exist_ok=True)
-    with torch.no_grad():
+    with torch.no_grad(), warnings.catch_warnings():
+        # Tracing warns about every Python value it freezes (shapes, times, constants): the
+        # solve's grid is frozen on purpose, and the tests check outputs on other inputs.
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        warnings.filterwarnings("ignore", message=".*torch.jit.save.*deprecated")
         _WRITERS[fmt](prog, inputs, path, json.dumps(description, indent=2))
     return description
+
+
+def export_run(
+    run: str | Path,
+    path: str | Path,
+    fmt: str = "pt2",
+    *,
+    which: str = "best",
+    method: str | None = None,
+    steps: int | None = None,
+    points: int = DEFAULT_POINTS,
+) -> dict[str, Any]:
+    """:func:`export_model` of the trained model of run folder ``run`` (``which``
+    checkpoint, as :func:`odedsl.load`)."""
+    if fmt not in FORMATS:
+        raise ExportError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    from odedsl.workflow import load
+
+    model = load(run, which)
+    return export_model(model, path, fmt, method=method, steps=steps, points=points)

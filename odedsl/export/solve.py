@@ -105,7 +105,9 @@ class FixedSteps:
             ys.append(self.step(func, grid[i], h, ys[i], fs[i]))
             fs.append(func(grid[i + 1], ys[i + 1]))
         knots = torch.stack(grid)
-        index = (torch.searchsorted(knots, times, right=True) - 1).clamp(0, self.steps - 1)
+        # The step each time falls in: the inner knots at or before it (a comparison, not
+        # searchsorted, which ONNX lacks); times past the end read the last step.
+        index = (times[..., None] >= knots[1:-1]).to(torch.long).sum(-1)
         theta = (times - knots[index]) / h.clamp(min=torch.finfo(times.dtype).tiny)
         basis = _hermite(theta)
         out = []

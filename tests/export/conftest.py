@@ -21,6 +21,15 @@ ROOT = Path(__file__).resolve().parents[2]
 SPECS = sorted(p.name for p in (ROOT / "specs").glob("*.ode"))
 ONNX = all(importlib.util.find_spec(m) for m in ("onnx", "onnxscript", "onnxruntime"))
 FORMATS = ["pt2", "torchscript", *(["onnx"] if ONNX else [])]
+ONNX_SPECS = (
+    "cnf_moons.ode",
+    "planar_density.ode",
+    "regression_friedman.ode",
+    "pendulum_second_order.ode",
+)
+"""A spec of each kind but latent for ONNX (whose converter takes a minute on an unrolled
+GRU): every latent spec uses ELU, which onnxruntime has no float64 kernel for."""
+CASES = [(spec, fmt) for fmt in FORMATS for spec in SPECS if fmt != "onnx" or spec in ONNX_SPECS]
 STEPS = 3  # a short grid keeps the unrolled graphs small; equality holds for any
 POINTS = 5  # points of an input series (a spec that declares its length keeps it)
 BATCH = 5  # not the batch of 3 the artefact was traced with: the batch axis is free
@@ -115,7 +124,7 @@ def _export_all(folder: Path) -> dict:
         references[name] = reference(spec, model, kind, inputs)
         coarser[name] = reference(spec, model, kind, inputs, STEPS + 1)
         torch.save(inputs, folder / f"{name}.inputs.pt")
-        for fmt in FORMATS:
+        for fmt in (fmt for spec, fmt in CASES if spec == name):
             path = folder / f"{name}.{fmt}"
             export_model(model, path, fmt, method="rk4", steps=STEPS, points=POINTS)
             manifests[fmt].append(
@@ -138,7 +147,8 @@ def _export_all(folder: Path) -> dict:
             cwd=folder,
         )
         assert done.returncode == 0, done.stderr[-3000:]
-        for entry, name in zip(manifest, SPECS, strict=True):
+        for entry in manifest:
             saved = torch.load(entry["outputs"])
+            name = Path(entry["path"]).name.removesuffix(f".{fmt}")
             results[name, fmt] = (saved["outputs"], json.loads(saved["description"]))
     return {"artefacts": results, "references": references, "other_grid": coarser}

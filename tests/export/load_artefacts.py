@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib.abc
 import json
 import sys
+from pathlib import Path
 
 
 class _Blocked(importlib.abc.MetaPathFinder):
@@ -47,12 +48,11 @@ def _run(fmt: str, path: str, inputs: dict) -> tuple[dict, str]:
     import onnx
     import onnxruntime
 
-    outputs, description = {}, ""
+    description = {p.key: p.value for p in onnx.load(path).metadata_props}["odedsl.json"]
+    files = json.loads(description)["files"]  # the file of each method, beside ``path``
+    outputs = {}
     for name, args in inputs.items():
-        file = path if name == next(iter(inputs)) else path[: -len(".onnx")] + f".{name}.onnx"
-        model = onnx.load(file)
-        description = {p.key: p.value for p in model.metadata_props}["odedsl.json"]
-        session = onnxruntime.InferenceSession(file)
+        session = onnxruntime.InferenceSession(str(Path(path).with_name(files[name])))
         feed = {i.name: a.numpy() for i, a in zip(session.get_inputs(), args, strict=True)}
         result = [torch.from_numpy(r) for r in session.run(None, feed)]
         outputs[name] = result[0] if len(result) == 1 else tuple(result)

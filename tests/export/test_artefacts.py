@@ -6,15 +6,14 @@ from __future__ import annotations
 import pytest
 import torch
 
-from .conftest import FORMATS, SPECS, STEPS
+from .conftest import CASES, STEPS
 
 
 def _flat(value) -> list[torch.Tensor]:
     return list(value) if isinstance(value, (tuple, list)) else [value]
 
 
-@pytest.mark.parametrize("fmt", FORMATS)
-@pytest.mark.parametrize("spec", SPECS)
+@pytest.mark.parametrize(("spec", "fmt"), CASES)
 def test_artefact_matches_odedsl(exported, spec: str, fmt: str) -> None:
     outputs, description = exported["artefacts"][spec, fmt]
     expected = exported["references"][spec]
