@@ -5,11 +5,11 @@ Each artefact holds the graph of every method of the model's program
 computes (the methods, their inputs, the fixed-step solve, the odedsl settings that give the
 same numbers). Loading needs torch only (and onnxruntime for ``onnx``):
 
-| format | file | load (without odedsl) |
-|---|---|---|
-| ``pt2`` | one ``torch.export`` archive, a program per method | ``torch.export.pt2_archive._package.load_pt2(f).exported_programs["log_prob"].module()(x)`` |
-| ``torchscript`` | one TorchScript module, a method each | ``torch.jit.load(f).log_prob(x)`` |
-| ``onnx`` | one ONNX model per method: ``f``, then ``<stem>.<method>.onnx`` beside it | ``onnxruntime.InferenceSession(f).run(None, {...})`` |
+- ``pt2``: one ``torch.export`` archive, a program per method; load with
+  ``torch.export.pt2_archive._package.load_pt2(f).exported_programs["log_prob"].module()``;
+- ``torchscript``: one TorchScript module with a method each; ``torch.jit.load(f).log_prob``;
+- ``onnx``: one ONNX model per method, ``f`` and ``<stem>.<method>.onnx`` beside it (the
+  ``files`` of ``odedsl.json``); ``onnxruntime.InferenceSession(file).run(None, {...})``.
 
 The batch axis (and the number of query times) stay free in ``pt2`` and ``onnx``; a series'
 number of points is fixed at export (``points``); shorter series are padded with NaN.

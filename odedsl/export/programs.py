@@ -7,7 +7,7 @@ the fixed grid (``odedsl.compile(..., eval_method=<m>, eval_step_size=<h>)``):
 
 | model | methods |
 |---|---|
-| continuous flow | ``log_prob(x)`` (n,); ``sample(eps)`` → ``(x, log q(x))`` from ``N(0, I)`` noise |
+| continuous flow | ``log_prob(x)`` (n,); ``sample(eps)`` → ``(x, log q(x))``, ε ~ N(0, I) |
 | planar flow | ``sample(eps)`` → ``(x, log q(x))`` |
 | supervised | ``forward(x)``: logits of labels (Categorical, Bernoulli), else the mean |
 | trajectory | ``predict(ts)``, or ``predict(ts_obs, x_obs, ts_new)`` when it starts from data |
@@ -76,7 +76,9 @@ class FlowProgram(nn.Module):
 
     def log_prob(self, x: Tensor) -> Tensor:
         """log p(x) per sample (n,) of samples ``x`` (n, *event shape)."""
-        (state,) = self.solve.final(self._field, (self.augmented.initial_state(x),), self.t1, self.t0)
+        (state,) = self.solve.final(
+            self._field, (self.augmented.initial_state(x),), self.t1, self.t0
+        )
         z, change = self.augmented.split(state)[:2]
         return self.base_log_prob(z) - change
 
