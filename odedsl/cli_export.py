@@ -54,14 +54,14 @@ def add_export(commands: argparse._SubParsersAction) -> None:
 
 
 def run_export(args: argparse.Namespace) -> int:
-    from odedsl.export import export_run
+    from odedsl import workflow
+    from odedsl.export import export_model
 
     _threads(args)
-    description = export_run(
-        args.run_dir,
+    description = export_model(
+        workflow.load(args.run_dir, args.which),
         args.out,
         args.format,
-        which=args.which,
         method=args.method,
         steps=args.steps,
         points=args.points,

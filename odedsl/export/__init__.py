@@ -3,12 +3,13 @@
 - ``export_model(model, path, fmt)``: write ``pt2``, ``torchscript`` or ``onnx``
   (:mod:`odedsl.export.artefacts`); what each artefact computes is
   :mod:`odedsl.export.programs`, its fixed-step solve :mod:`odedsl.export.solve`.
-- ``export_run(run, path, fmt)``: the same for a run folder's trained model.
+- a run folder's trained model: ``export_model(odedsl.load(run), path, fmt)``, which is what
+  ``odedsl export RUN`` does (:mod:`odedsl.cli_export`).
 """
 
 from __future__ import annotations
 
-from .artefacts import FORMATS, export_model, export_run, solve_settings
+from .artefacts import FORMATS, export_model, solve_settings
 from .programs import METHODS, ExportError, program
 from .solve import FixedSteps
 
@@ -18,7 +19,6 @@ __all__ = [
     "ExportError",
     "FixedSteps",
     "export_model",
-    "export_run",
     "program",
     "solve_settings",
 ]

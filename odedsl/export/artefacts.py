@@ -27,9 +27,6 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from odedsl import __version__
-from odedsl.lang import model as ir
-
 from .programs import METHODS, ExportError, FlowProgram, ObservedProgram, program
 from .solve import FixedSteps, fixed_step_methods
 
@@ -100,7 +97,7 @@ def example_inputs(
     return {"predict": (observed, normal(batch, *series), times)}
 
 
-def _data_shape(spec: ir.CheckedModel, role: str, points: int) -> tuple[int, ...]:
+def _data_shape(spec: Any, role: str, points: int) -> tuple[int, ...]:
     variable = next(v for v in spec.data.variables if v.role == role)  # type: ignore[union-attr]
     return tuple(points if size is None else int(size) for size in variable.shape)
 
@@ -129,7 +126,6 @@ def describe(model: nn.Module, prog: nn.Module, solve: FixedSteps, fmt: str, poi
         "query time, cubic Hermite interpolation between grid points",
     )
     description = {
-        "odedsl": __version__,
         "spec": Path(spec.path).name,
         "kind": prog.kind,
         "format": fmt,
@@ -240,23 +236,3 @@ def export_model(
         warnings.filterwarnings("ignore", message=".*torch.jit.save.*deprecated")
         _WRITERS[fmt](prog, inputs, path, json.dumps(description, indent=2))
     return description
-
-
-def export_run(
-    run: str | Path,
-    path: str | Path,
-    fmt: str = "pt2",
-    *,
-    which: str = "best",
-    method: str | None = None,
-    steps: int | None = None,
-    points: int = DEFAULT_POINTS,
-) -> dict[str, Any]:
-    """:func:`export_model` of the trained model of run folder ``run`` (``which``
-    checkpoint, as :func:`odedsl.load`)."""
-    if fmt not in FORMATS:
-        raise ExportError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
-    from odedsl.workflow import load
-
-    model = load(run, which)
-    return export_model(model, path, fmt, method=method, steps=steps, points=points)
