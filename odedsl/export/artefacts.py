@@ -192,7 +192,7 @@ def _write_onnx(prog: nn.Module, inputs: dict, path: Path, text: str) -> None:
     for name, file in onnx_paths(path, list(inputs)).items():
         args = inputs[name]
         program = torch.onnx.export(
-            _Method(prog, name),
+            _Method(prog, name).eval(),
             args,
             dynamo=True,
             verbose=False,
