@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from odedsl.cli_runs import _add_run_folder, _command, _threads
+from odedsl.cli_runs import _add_run_folder, _add_settings, _command, _settings, _threads
 
 
 def add_export(commands: argparse._SubParsersAction) -> None:
@@ -51,6 +51,7 @@ def add_export(commands: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--which", choices=("best", "latest"), default="best", help="the checkpoint (best.pt)"
     )
+    _add_settings(parser)  # evaluation settings only, as for `odedsl eval` (eval_trace=...)
 
 
 def run_export(args: argparse.Namespace) -> int:
@@ -59,7 +60,7 @@ def run_export(args: argparse.Namespace) -> int:
 
     _threads(args)
     description = export_model(
-        workflow.load(args.run_dir, args.which),
+        workflow.load(args.run_dir, args.which, _settings(args.set)),
         args.out,
         args.format,
         method=args.method,

@@ -50,20 +50,22 @@ def _tuple(value: Any) -> States:
 
 class FlowProgram(nn.Module):
     """A continuous flow's ``log_prob`` and ``sample`` on a fixed grid from t0 to t1 (reversed
-    for ``log_prob``), with the trace of the evaluation solver: symbolic when the dynamics are
-    closed-form, else exact (one vector–Jacobian product per dimension)."""
+    for ``log_prob``), with the symbolic trace of closed-form dynamics. The exact and
+    Hutchinson traces take autograd inside the solve, which neither ``torch.export`` nor
+    TorchScript captures: a flow evaluated with them is refused."""
 
     kind = "flow"
 
     def __init__(self, model: ContinuousFlow, solve: FixedSteps) -> None:
         super().__init__()
         trace = (model.eval_augmented or model.augmented).trace
-        if trace == "hutchinson":
-            trace = "exact"  # an artefact is deterministic: the estimator's expectation
-        generated = model.generated
-        dynamics = generated["dynamics_and_trace"] if trace == "symbolic" else None
-        if dynamics is None:
-            dynamics = generated.get("dynamics_closed_form", generated["dynamics"])
+        if trace != "symbolic":
+            raise ExportError(
+                f"this flow is evaluated with the {trace} trace, which runs autograd inside "
+                "the solve: no graph format captures that, so only flows with the symbolic "
+                "trace (closed-form dynamics, `trace = :symbolic` or `:auto`) export"
+            )
+        dynamics = model.generated["dynamics_and_trace"]
         self.augmented = AugmentedDynamics(dynamics, trace)
         self.trace = trace
         self.solve = solve

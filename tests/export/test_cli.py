@@ -74,3 +74,10 @@ def test_onnx_without_its_packages_names_the_extra(run, tmp_path, monkeypatch, c
 def test_an_adaptive_method_is_refused(run, tmp_path) -> None:
     with pytest.raises(ValueError, match=r"'dopri5' cannot be exported.*rk4"):
         export_model(odedsl.load(run), tmp_path / "m.pt2", method="dopri5")
+
+
+def test_a_flow_with_an_autograd_trace_is_refused(tmp_path) -> None:
+    """The exact trace runs autograd inside the solve, which no graph format captures."""
+    model = odedsl.compile(ROOT / "specs" / "cnf_moons.ode", trace="exact")
+    with pytest.raises(ExportError, match=r"exact trace.*only flows with the symbolic trace"):
+        export_model(model, tmp_path / "m.pt2")
