@@ -13,6 +13,7 @@ from pathlib import Path
 
 from odedsl import __version__
 from odedsl.cli_export import add_export
+from odedsl.cli_predict import PREDICT_COMMANDS
 from odedsl.cli_runs import EXIT_BROKEN_PIPE, EXIT_INTERRUPTED, RUN_COMMANDS, UsageError
 
 
@@ -53,6 +54,7 @@ def run_check(args: argparse.Namespace) -> int:
 _COMMANDS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (
     _add_check,
     *RUN_COMMANDS,
+    *PREDICT_COMMANDS,
     add_export,
 )
 

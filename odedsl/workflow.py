@@ -17,6 +17,7 @@ split is built and scored once, after training, from ``best.pt`` when there is o
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import json
 import os
@@ -48,6 +49,7 @@ from odedsl.training.errors import RunInterrupted, TrainingError
 from odedsl.training.lock import run_lock
 from odedsl.training.memory import check_batch_memory
 from odedsl.training.run import BEST, FolderTaken, fresh_run
+from odedsl.training.tensorboard import summary_writer_class
 
 OVERRIDES = "overrides.json"
 DATA_RECORD = "data.json"
@@ -172,9 +174,12 @@ def train(
     nproc: int = 1,
     device: str | None = None,
     stream: TextIO | None = None,
+    tensorboard: bool = False,
 ) -> Path:
     """Train the spec at path ``spec`` into a run folder (default ``runs/<name>``); returns
-    the folder. ``steps``/``epochs``/``seed`` and ``overrides`` (``{"rtol": 1e-3}``) replace
+    the folder. ``tensorboard`` writes the scalars of ``metrics.jsonl`` to
+    ``RUN/tensorboard/`` too (the extra ``odedsl[tensorboard]``; a resumed run keeps it).
+    ``steps``/``epochs``/``seed`` and ``overrides`` (``{"rtol": 1e-3}``) replace
     the spec's values. With ``eval_every``, scores the validation split during training and
     keeps the best in ``best.pt``. Then evaluates the trained model (``best.pt`` when there is
     one) on the test split, once (``eval.json``), and draws its pictures.
@@ -196,6 +201,9 @@ def train(
     model = compile(Path(spec), **changes)  # checks the spec and every override up front
     _require_validation(model.spec)
     config = train_config(model.spec, best_metric=headline(model))
+    if tensorboard:
+        summary_writer_class()  # refuses, naming the extra, before anything is written
+        config = dataclasses.replace(config, tensorboard=True)
     folder = Path(out) if out is not None else default_run_folder(spec)
     root = str(data_root(model.spec))
     build = functools.partial(_build, spec_text, changes, root)
@@ -289,7 +297,7 @@ def _finish(folder: Path, status: str, stream: TextIO | None) -> Path:
     test = _data(folder, model)  # the first time training's data includes the test split
     results = _evaluate(model, test, metadata)
     try:
-        _draw(folder, model, test)
+        _draw(folder, model, test, results)
     except Exception as error:  # pictures are a bonus: never lose a finished run over one
         results["plots"] = f"not drawn: {error}"
     atomic_write_text(folder / EVALUATION, json.dumps(results, indent=2))
@@ -550,12 +558,25 @@ def plot(run: str | Path) -> list[Path]:
     model = load(folder)
     with run_lock(folder):
         return _draw(folder, model, _data(folder, model))
+    return _draw(folder, model, _data(folder, model), _read_evaluation(folder))
 
 
-def _draw(folder: Path, model: nn.Module, test: Any) -> list[Path]:
+def _read_evaluation(folder: Path) -> dict[str, Any] | None:
+    """``eval.json`` of a run, or None when it has none or it is unreadable (pictures only)."""
+    try:
+        results = json.loads((folder / EVALUATION).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return results if isinstance(results, dict) else None
+
+
+def _draw(
+    folder: Path, model: nn.Module, test: Any, evaluation: Mapping[str, Any] | None = None
+) -> list[Path]:
     from odedsl.plots.curves import plot_curves
 
-    written = plot_curves(RunFolder(folder).read_metrics(), folder, headline(model))
+    metrics = RunFolder(folder).read_metrics()
+    written = plot_curves(metrics, folder, headline(model), evaluation)
     if model.spec.kind.startswith("flow") and getattr(model, "event_shape", None) == (2,):
         from odedsl.plots.flow import plot_flow
 
@@ -574,7 +595,7 @@ def _draw(folder: Path, model: nn.Module, test: Any) -> list[Path]:
         if _odenet(model):
             from odedsl.plots.odenet import draw_odenet
 
-            written += draw_odenet(model, test, RunFolder(folder).read_metrics(), folder)
+            written += draw_odenet(model, test, metrics, folder)
     return written
 
 
