@@ -27,6 +27,7 @@ from odedsl.models.flow import ContinuousFlow
 from odedsl.models.latent import LatentODE
 from odedsl.models.observed import ObservedODE
 from odedsl.models.planar import PlanarFlow
+from odedsl.nn.layers import ODERNN
 from odedsl.nn.trace import AugmentedDynamics
 
 from .solve import FixedSteps, States
@@ -186,6 +187,11 @@ class LatentProgram(nn.Module):
 
 def program(model: nn.Module, solve: FixedSteps) -> nn.Module:
     """The exported form of a compiled ``model``, solving with ``solve``."""
+    if any(isinstance(part, ODERNN) for part in model.modules()):
+        raise ExportError(
+            "an ODERNN encoder solves adaptively between observations, which does not export; "
+            "a GRU or RNN encoder does"
+        )
     if isinstance(model, ContinuousFlow):
         return FlowProgram(model, solve)
     if isinstance(model, PlanarFlow):

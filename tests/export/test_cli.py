@@ -81,3 +81,12 @@ def test_a_flow_with_an_autograd_trace_is_refused(tmp_path) -> None:
     model = odedsl.compile(ROOT / "specs" / "cnf_moons.ode", trace="exact")
     with pytest.raises(ExportError, match=r"exact trace.*only flows with the symbolic trace"):
         export_model(model, tmp_path / "m.pt2")
+
+
+def test_an_odernn_encoder_is_refused(tmp_path) -> None:
+    """An ODE-RNN solves adaptively inside the encoder: no fixed graph to export."""
+    text = (ROOT / "specs" / "latent_oscillations.ode").read_text()
+    assert "GRU(3 => 32" in text
+    model = odedsl.compile(text.replace("GRU(3 => 32", "ODERNN(3 => 32"))
+    with pytest.raises(ExportError, match="ODERNN encoder"):
+        export_model(model, tmp_path / "m.pt2")
