@@ -38,6 +38,7 @@ from odedsl.compiler.runtime import check_data_files, data_files, data_root
 from odedsl.data import DataError, dataset
 from odedsl.data.files import file_for
 from odedsl.lang import load_source
+from odedsl.lang.source import Source
 from odedsl.machine import available_memory, size
 from odedsl.models.distributions import FAMILIES
 from odedsl.models.observed import ObservedODE
@@ -48,7 +49,7 @@ from odedsl.training.commands import check_device, train_run
 from odedsl.training.errors import RunInterrupted, TrainingError
 from odedsl.training.lock import run_lock
 from odedsl.training.memory import check_batch_memory
-from odedsl.training.run import BEST, FolderTaken, fresh_run
+from odedsl.training.run import BEST, SPEC, FolderTaken, fresh_run
 from odedsl.training.tensorboard import summary_writer_class
 
 OVERRIDES = "overrides.json"
@@ -91,14 +92,15 @@ def default_run_folder(spec_path: str | Path, root: Path = RUNS_ROOT) -> Path:
     return candidate
 
 
-def _build(spec_text: str, overrides: Mapping[str, Any], root: str | None = None) -> TrainingSetup:
+def _build(spec: Source, overrides: Mapping[str, Any], root: str | None = None) -> TrainingSetup:
     """The model and data of one training process (top level: picklable for ``nproc > 1``):
     the train split, and the validation split when the spec scores it (``eval_every``);
-    never the test split. ``root`` is the folder the spec's data paths start from."""
-    model = compile(spec_text, **overrides)
+    never the test split. ``root`` is the folder the spec's data paths start from; errors
+    are located in ``spec.path``."""
+    model = compile(spec, **overrides)
     train = build_data(model.spec, "train", root=root)
     # a second instance measures a step's memory: the probe must not touch the trained model
-    check_batch_memory(compile(spec_text, **overrides), train, distributed.current().world_size)
+    check_batch_memory(compile(spec, **overrides), train, distributed.current().world_size)
     validation = None
     if model.spec.train.eval_every:
         validation = build_data(model.spec, "validation", root=root)
@@ -188,7 +190,8 @@ def train(
     anything is written) and is locked while training (``RunLocked`` names the process that
     holds it). Raises ``RunError`` with the cause and the checkpoint kept when training fails,
     ``RunInterrupted`` (saying how to resume) at SIGINT or SIGTERM."""
-    spec_text = load_source(Path(spec)).text
+    source = load_source(Path(spec))
+    spec_text = source.text
     changes = dict(overrides or {})
     for name, value in (("steps", steps), ("epochs", epochs), ("seed", seed)):
         if value is not None:
@@ -206,7 +209,7 @@ def train(
         config = dataclasses.replace(config, tensorboard=True)
     folder = Path(out) if out is not None else default_run_folder(spec)
     root = str(data_root(model.spec))
-    build = functools.partial(_build, spec_text, changes, root)
+    build = functools.partial(_build, source, changes, root)
     arguments = {"config": config, "spec_text": spec_text, "nproc": nproc, "device": device}
     if not _writes_runs():
         return _finish(folder, train_run(build, folder, stream=stream, **arguments), stream)
@@ -266,7 +269,8 @@ def resume(
     spec_text = RunFolder(folder).read_spec()
     if spec_text is None:
         raise RunError(f"{folder / 'spec.ode'}: missing; the run kept no spec to resume from")
-    build = functools.partial(_build, spec_text, _overrides(folder), _data_root(folder))
+    source = Source(spec_text, str(folder / SPEC))
+    build = functools.partial(_build, source, _overrides(folder), _data_root(folder))
     length = steps if steps is not None else epochs
     arguments = {"resume": True, "length": length, "nproc": nproc, "device": device}
     with run_lock(folder) if _writes_runs() else contextlib.nullcontext():
