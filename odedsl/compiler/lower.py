@@ -57,7 +57,9 @@ def solver_settings(settings: ir.SolverSettings) -> SolverSettings:
         options["step_size"] = settings.step_size
     if settings.method == "adams":
         options["mode"] = settings.adams_mode.upper()
-    return SolverSettings(settings.method, settings.rtol, settings.atol, settings.gradient, options)
+    return SolverSettings(
+        settings.method, settings.rtol, settings.atol, settings.gradient, options, settings.compile
+    )
 
 
 def program_for(spec: ir.CheckedModel) -> tuple[ir.CheckedModel, Program]:

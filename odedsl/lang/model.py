@@ -468,6 +468,7 @@ class SolverSettings:
     trace: str | None
     trace_reason: str
     adams_mode: str = "pece"
+    compile: bool = False
 
 
 @dataclass(frozen=True)

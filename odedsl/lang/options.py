@@ -264,6 +264,7 @@ def _solver(
         trace,
         reason,
         values["adams_mode"],  # type: ignore[arg-type]
+        bool(values["compile"]),
     )
 
 

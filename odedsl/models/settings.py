@@ -9,6 +9,7 @@ from typing import Any
 from torch import Tensor
 
 from odedsl.solvers import Solution, solve
+from odedsl.solvers.compiling import compiled_solve
 
 
 @dataclass(frozen=True)
@@ -16,7 +17,8 @@ class SolverSettings:
     """The arguments of :func:`odedsl.solve` that a model fixes once.
 
     ``options`` holds the method's options (``step_size`` for fixed-step methods, ...);
-    ``gradient`` is ``"direct"``, ``"adjoint"`` or ``"checkpoint"``.
+    ``gradient`` is ``"direct"``, ``"adjoint"`` or ``"checkpoint"``; ``compile`` runs the
+    solves under ``torch.compile`` (:mod:`odedsl.solvers.compiling`).
     """
 
     method: str = "dopri5"
@@ -24,6 +26,7 @@ class SolverSettings:
     atol: float = 1e-5
     gradient: str = "adjoint"
     options: Mapping[str, Any] = field(default_factory=dict)
+    compile: bool = False
 
     def with_(self, **changes: Any) -> SolverSettings:
         """A copy with ``changes`` applied (e.g. ``rtol=1e-7``)."""
@@ -31,6 +34,17 @@ class SolverSettings:
 
     def solve(self, func: Callable, y0: Tensor, t: Tensor) -> Solution:
         """Solve ``dy/dt = func(t, y)`` from ``y0`` at the times ``t`` with these settings."""
+        if self.compile:
+            return compiled_solve(
+                func,
+                y0,
+                t,
+                method=self.method,
+                rtol=self.rtol,
+                atol=self.atol,
+                options=self.options,
+                gradient=self.gradient,
+            )
         return solve(
             func,
             y0,

@@ -1,0 +1,190 @@
+"""Solves under ``torch.compile``: ``compiled_solve``, with a fallback to eager execution.
+
+- A fixed-grid solve with direct backpropagation runs as one compiled graph: the unrolled
+  solve of ``unrolled.py`` under ``torch.compile(fullgraph=True)``, so the dynamics, every
+  step and (through AOTAutograd) the backward pass are compiled, without graph breaks and
+  without host synchronisation.
+- Every other solve (adaptive methods, the adjoint and checkpointed gradients) runs the usual
+  solver around compiled dynamics.
+
+Compilation needs a working backend (on CPU, inductor needs a C++ compiler). When it fails,
+or when the dynamics cannot be traced without a graph break (say an autograd call inside
+them), the solve runs eagerly instead, with one ``CompileFallbackWarning`` saying why; the
+results are the eager solver's. ``compile_seconds()`` reports the time this process spent
+compiling.
+"""
+
+from __future__ import annotations
+
+import types
+import warnings
+import weakref
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar
+
+import torch
+from torch import Tensor, nn
+
+from odedsl.errors import SolverError
+
+from . import unrolled
+from .api import solve
+from .solution import Solution, SolverStats
+
+Func = Callable[[Tensor, Tensor], Tensor]
+_COMPILE_METRICS = ("_compile.compile_inner", "compile_fx.<locals>.bw_compiler")
+"""Dynamo's timers of a forward graph compilation and of a (lazy) backward one."""
+
+
+class CompileFallbackWarning(UserWarning):
+    """``compile = true`` could not compile a solve, which runs eagerly instead."""
+
+
+class _Fallback:
+    """Process-wide record of why compilation is off, and which reasons were warned of."""
+
+    unavailable: ClassVar[str | None] = None
+    warned: ClassVar[set[str]] = set()
+
+
+def compile_seconds() -> float:
+    """Seconds this process has spent compiling graphs so far (forward and backward)."""
+    metrics = getattr(torch._dynamo.utils, "compilation_time_metrics", {})
+    return sum(sum(metrics.get(name, ())) for name in _COMPILE_METRICS)
+
+
+def compile_available() -> bool:
+    """False once a compilation failed for want of a backend (e.g. no C++ compiler)."""
+    return _Fallback.unavailable is None
+
+
+def compiled_solve(
+    func: Func,
+    y0: Tensor,
+    t: Tensor,
+    *,
+    method: str,
+    rtol: float,
+    atol: float,
+    options: Mapping[str, Any],
+    gradient: str,
+) -> Solution:
+    """``odedsl.solve(func, y0, t, ...)`` with compiled execution (see the module docstring);
+    the same results as the eager solve, to rounding."""
+    options = dict(options)
+    if gradient == "direct" and unrolled.supports(method, options, t):
+        plan = unrolled.make_plan(method, y0, t, options)
+        if plan is not None:
+            ys = _runner(func, plan)(y0)
+            if ys is not None:
+                if not torch.is_grad_enabled():
+                    _check_finite(ys, t)
+                stats = SolverStats(
+                    nfe_forward=plan.nfe,
+                    steps_accepted=len(plan.steps),
+                    info={"method": method, "compiled": "solve"},
+                )
+                return Solution(ys, stats)
+    params = tuple(func.parameters()) if isinstance(func, nn.Module) else None
+    extra = {} if gradient == "direct" else {"adjoint_params": params}
+    solution = solve(
+        _dynamics(func),
+        y0,
+        t,
+        method=method,
+        rtol=rtol,
+        atol=atol,
+        options=options,
+        gradient=gradient,
+        **extra,
+    )
+    solution.stats.info["compiled"] = "dynamics"
+    return solution
+
+
+def _check_finite(ys: Tensor, t: Tensor) -> None:
+    """The one check of a solve without gradients (training solves are checked through their
+    loss, by the training loop): one host read per solve, never per step."""
+    if not bool(torch.isfinite(ys).all()):
+        raise SolverError(
+            f"the state is not finite (NaN/inf) somewhere between t={float(t[0]):.6g} and "
+            f"t={float(t[-1]):.6g}. Hint: use a smaller step size or an adaptive method, or "
+            "check func for overflow."
+        )
+
+
+class _Compiled:
+    """``fn`` under ``torch.compile(fullgraph=True)``, falling back to ``fn`` itself (eager)
+    with one warning when compiling fails; ``None`` from ``fallback`` means "let the caller
+    choose", otherwise the eager result is returned."""
+
+    def __init__(self, fn: Callable, what: str, fallback: Callable | None) -> None:
+        self.compiled = torch.compile(_fresh_code(fn), fullgraph=True)
+        self.what = what
+        self.fallback = fallback
+        self.failed = False
+
+    def __call__(self, *args: Any) -> Any:
+        if not self.failed and compile_available():
+            try:
+                return self.compiled(*args)
+            except torch._dynamo.exc.Unsupported as error:
+                self.failed = True
+                _warn(f"{self.what} has a graph break ({_first_line(error)})", once=False)
+            except torch._dynamo.exc.TorchDynamoException as error:
+                _Fallback.unavailable = _first_line(error)
+                _warn(f"torch.compile is unavailable here ({_Fallback.unavailable})", once=True)
+        return None if self.fallback is None else self.fallback(*args)
+
+
+def _warn(reason: str, *, once: bool) -> None:
+    key = "unavailable" if once else reason
+    if key in _Fallback.warned:
+        return
+    _Fallback.warned.add(key)
+    warnings.warn(
+        f"compile = true: {reason}; running eagerly instead (same results, eager speed)",
+        CompileFallbackWarning,
+        stacklevel=4,
+    )
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return text[0][:200] if text else type(error).__name__
+
+
+_RUNNERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_DYNAMICS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _runner(func: Func, plan: unrolled.UnrolledPlan) -> Callable[[Tensor], Tensor | None]:
+    """The compiled unrolled solve of ``plan`` for ``func``, built once per pair."""
+    per_func = _RUNNERS.setdefault(func, {})
+    runner = per_func.get(plan)
+    if runner is None:
+        compiled = _Compiled(unrolled.run_plan, "the unrolled solve", None)
+        runner = per_func[plan] = lambda y0: compiled(func, y0, plan)
+    return runner
+
+
+def _dynamics(func: Func) -> Func:
+    """``func`` compiled (once per ``func``), or ``func`` itself after a fallback."""
+    compiled = _DYNAMICS.get(func)
+    if compiled is None:
+        compiled = _DYNAMICS[func] = _Compiled(func, "the dynamics", func)
+    return compiled
+
+
+def _fresh_code(fn: Callable) -> Callable:
+    """A copy of ``fn`` (a function, or a module's ``forward``) with its own code object:
+    dynamo caches compiled graphs, and counts its recompilation limit, per code object, so
+    each compiled solve or dynamics gets its own cache."""
+    if isinstance(fn, nn.Module):
+        return types.MethodType(_fresh_code(type(fn).forward), fn)
+    if isinstance(fn, types.FunctionType):
+        code = fn.__code__.replace(co_name=fn.__code__.co_name)
+        return types.FunctionType(
+            code, fn.__globals__, fn.__name__, fn.__defaults__, fn.__closure__
+        )
+    return fn
