@@ -38,6 +38,7 @@ from odedsl.data.files import file_for
 from odedsl.lang import load_source
 from odedsl.models.distributions import FAMILIES
 from odedsl.models.observed import ObservedODE
+from odedsl.solvers.compiling import compile_seconds
 from odedsl.symbolic.names import mangle
 from odedsl.training import RunError, RunFolder, TrainingSetup, load_trained, run_training
 from odedsl.training.atomic import atomic_write_text
@@ -190,6 +191,7 @@ def train(
     atomic_write_text(folder / OVERRIDES, json.dumps(changes, indent=2))
     root = _record_data(folder, model.spec)
     build = functools.partial(_build, spec_text, changes, root)
+    compiling = compile_seconds()
     status = run_training(
         build,
         folder,
@@ -199,7 +201,20 @@ def train(
         device=device,
         stream=stream,
     )
+    _record_compile_seconds(folder, compile_seconds() - compiling, stream)
     return _finish(folder, status, stream)
+
+
+def _record_compile_seconds(folder: Path, seconds: float, stream: TextIO | None) -> None:
+    """Add the seconds training spent in ``torch.compile`` (``solver compile = true``) to
+    ``summary.json`` and say them; nothing when nothing was compiled."""
+    run = RunFolder(folder)
+    summary = run.read_summary()
+    if seconds <= 0.0 or summary is None:
+        return
+    run.write_summary({**summary, "compile_seconds": round(seconds, 3)})
+    if stream is not None:
+        print(f"compiling took {seconds:.1f} s of the {summary['seconds']:.1f} s", file=stream)
 
 
 def resume(
@@ -350,9 +365,10 @@ def evaluate(
 
 def _evaluate(model: nn.Module, test: Any, metadata: Mapping[str, Any]) -> dict[str, Any]:
     """``model``'s metrics on ``test``, with where they come from (see :func:`evaluate`)."""
-    start = time.perf_counter()
+    start, compiling = time.perf_counter(), compile_seconds()
     results = dict(model.evaluate(test))
     seconds = time.perf_counter() - start
+    compiling = compile_seconds() - compiling
     metric = headline(model)
     if metric not in results:
         raise RuntimeError(
@@ -364,6 +380,8 @@ def _evaluate(model: nn.Module, test: Any, metadata: Mapping[str, Any]) -> dict[
     if stats is not None:
         results["nfe_forward"] = int(stats.nfe_forward)
     results["seconds"] = round(seconds, 3)
+    if compiling > 0.0:
+        results["compile_seconds"] = round(compiling, 3)
     learned = learned_parameters(model)
     if learned:
         results["parameters"] = learned

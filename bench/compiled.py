@@ -1,0 +1,129 @@
+"""Eager against compiled (``solver compile = true``) solves of the reference specs.
+
+``python bench/compiled.py``: per spec, the median time of a training step (``loss``, its
+backward pass and the optimizer's step) and of an evaluation (``evaluate`` on one batch),
+eagerly and compiled, timed in turn within each repeat on one thread, with the seconds the
+compiled model spent compiling (first training step and first evaluation, with a fresh
+inductor cache, as on a new machine). Writes the table into ``docs/benchmarks.md``.
+
+``python bench/compiled.py --main-job``: the main job, ``odedsl train specs/cnf_moons.ode``,
+run eagerly and with ``--set compile=true`` at the same time (two processes of one thread
+each, so that the load of the machine hits both alike), each with a fresh inductor cache;
+reports their wall times, compile seconds and test NLL.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = ROOT / "docs" / "benchmarks.md"
+SECTION = "## Compiled solves"
+MAIN_JOB = "### The main job"
+PER_STEP = "### Per training step and evaluation"
+
+
+def one_thread_environment(cache: str) -> dict[str, str]:
+    """The environment of a timed child process: one thread, its own inductor cache."""
+    return {
+        **os.environ,
+        "OMP_NUM_THREADS": "1",
+        "TORCHINDUCTOR_CACHE_DIR": cache,
+        "PYTHONPATH": str(ROOT),
+    }
+
+
+def main_job(steps: int | None) -> str:
+    """Run the main job eagerly and compiled side by side; its markdown section."""
+    runs = {}
+    with tempfile.TemporaryDirectory() as scratch:
+        for name, extra in (("eager", []), ("compiled", ["--set", "compile=true"])):
+            out = Path(scratch) / name
+            command = [sys.executable, "-m", "odedsl", "train", "specs/cnf_moons.ode"]
+            command += ["--out", str(out), *extra]
+            if steps is not None:
+                command += ["--steps", str(steps)]
+            env = one_thread_environment(str(Path(scratch) / f"cache-{name}"))
+            log = open(Path(scratch) / f"{name}.log", "w")  # noqa: SIM115 (closed below)
+            runs[name] = (
+                subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=log),
+                time.perf_counter(),
+                out,
+                log,
+            )
+        rows = {}
+        for name, (process, start, out, log) in runs.items():
+            status = process.wait()
+            wall = time.perf_counter() - start
+            log.close()
+            if status != 0:
+                raise SystemExit(f"{name} run failed:\n{Path(log.name).read_text()[-3000:]}")
+            summary = json.loads((out / "summary.json").read_text())
+            evaluation = json.loads((out / "eval.json").read_text())
+            rows[name] = dict(
+                wall=wall,
+                train=summary["seconds"],
+                compile=summary.get("compile_seconds", 0.0)
+                + evaluation.get("compile_seconds", 0.0),
+                nll=evaluation["nll"],
+            )
+    load = os.getloadavg()[0]
+    lines = [
+        MAIN_JOB,
+        "",
+        f"Command: `python bench/compiled.py --main-job` ({steps or 'all'} steps; the two runs "
+        f"at once, one thread each, fresh inductor caches; 1-minute load average at the end "
+        f"{load:.1f} on 2 cores).",
+        "",
+        "| run | wall s | training s | compile s | test NLL |",
+        "|---|---|---|---|---|",
+    ]
+    for name, row in rows.items():
+        lines.append(
+            f"| {name} | {row['wall']:.0f} | {row['train']:.0f} | {row['compile']:.0f} | "
+            f"{row['nll']:.4f} |"
+        )
+    ratio = rows["eager"]["wall"] / rows["compiled"]["wall"]
+    lines += ["", f"Wall time eager / compiled: {ratio:.2f}×.", ""]
+    return "\n".join(lines)
+
+
+def write_section(name: str, text: str) -> None:
+    """Replace subsection ``name`` of the ``SECTION`` of ``docs/benchmarks.md`` by ``text``
+    (adding the section or subsection when missing)."""
+    doc = DOCS.read_text()
+    if SECTION not in doc:
+        doc = doc.rstrip("\n") + f"\n\n{SECTION}\n\n"
+    head, rest = doc.split(SECTION, 1)
+    end = rest.find("\n## ")
+    body, tail = (rest, "") if end < 0 else (rest[: end + 1], rest[end + 1 :])
+    if name in body:
+        before, after = body.split(name, 1)
+        stop = after.find("\n### ")
+        after = "" if stop < 0 else after[stop + 1 :]
+        body = before + text + ("\n" + after if after else "")
+    else:
+        body = body.rstrip("\n") + "\n\n" + text
+    DOCS.write_text(head + SECTION + body.rstrip("\n") + "\n" + ("\n" + tail if tail else ""))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--main-job", action="store_true", help="time odedsl train cnf_moons")
+    parser.add_argument("--steps", type=int, default=None, help="training steps (main job)")
+    args = parser.parse_args()
+    if args.main_job:
+        text = main_job(args.steps)
+        print(text)
+        write_section(MAIN_JOB, text)
+
+
+if __name__ == "__main__":
+    main()
