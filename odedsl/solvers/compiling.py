@@ -23,6 +23,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
 import torch
+import torch._inductor.exc
 from torch import Tensor, nn
 
 from odedsl.errors import SolverError
@@ -150,6 +151,10 @@ def _warn(reason: str, *, once: bool) -> None:
 
 
 def _first_line(error: BaseException) -> str:
+    """The first line of the error that made compiling fail (the backend's own error)."""
+    inner = getattr(error, "inner_exception", None)
+    if inner is not None and not isinstance(error, torch._inductor.exc.InductorError):
+        error = inner
     text = str(error).strip().splitlines()
     return text[0][:200] if text else type(error).__name__
 
