@@ -15,6 +15,7 @@ reports their wall times, compile seconds and test NLL.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import subprocess
@@ -22,6 +23,22 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
+
+if __name__ == "__main__":  # a fresh inductor cache, as on a new machine (before torch loads)
+    os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", tempfile.mkdtemp(prefix="inductor-"))
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import torch
+from torch import nn
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from _common import interleaved_medians, markdown_table
+
+from odedsl.compiler import build_data, compile, train_config
+from odedsl.solvers.compiling import compile_seconds
+from odedsl.training.optimizers import build_optimizer
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs" / "benchmarks.md"
@@ -95,6 +112,94 @@ def main_job(steps: int | None) -> str:
     return "\n".join(lines)
 
 
+SPECS = ("cnf_moons", "latent_spirals", "odenet_digits", "sysid_oscillator")
+
+
+def first_batch(source: Any) -> Any:
+    """One training batch of a data source of ``odedsl.training``."""
+    if hasattr(source, "sampler"):  # streaming (2-D densities): a fresh draw
+        return source.batch(0, torch.Generator().manual_seed(0))
+    return next(iter(source))
+
+
+def held_out(spec: Any, size: int) -> Any:
+    """One evaluation's worth of the validation split: a batch of ``size`` samples for flows
+    and classifiers, the whole split for series."""
+    data = build_data(spec, "validation")
+    if not isinstance(data, dict):
+        return next(iter(data))
+    if set(data) == {"x"}:
+        return {"x": data["x"][:size]}
+    return data
+
+
+def training_step(model: nn.Module, batch: Any, optimizer: torch.optim.Optimizer):
+    def step() -> None:
+        optimizer.zero_grad(set_to_none=True)
+        model.loss(batch).loss.backward()
+        optimizer.step()
+
+    return step
+
+
+def per_step(repeats: int) -> str:
+    """The per-spec table (see the module docstring)."""
+    rows = []
+    for name in SPECS:
+        path = ROOT / "specs" / f"{name}.ode"
+        models = {"eager": compile(path), "compiled": compile(path, compile=True)}
+        models["compiled"].load_state_dict(models["eager"].state_dict())
+        spec = models["eager"].spec
+        batch = first_batch(build_data(spec, "train"))
+        evaluation = held_out(spec, spec.train.batch)
+        config = train_config(spec).optimizer
+        runs, compile_cost = {}, {}
+        for mode, model in models.items():
+            optimizer = build_optimizer(model.parameters(), config)
+            train, test = (
+                training_step(model, batch, optimizer),
+                functools.partial(model.evaluate, evaluation),
+            )
+            if mode == "compiled":  # the calls that compile: the first two of each
+                for what, run in (("train", train), ("eval", test)):
+                    before = compile_seconds()
+                    run()
+                    run()
+                    compile_cost[what] = compile_seconds() - before
+            runs[f"{mode} train"], runs[f"{mode} eval"] = train, test
+        medians = interleaved_medians(runs, repeats)
+        method = f"{spec.solver.method} :{spec.solver.gradient}"
+        for what, solver in (("train", method), ("eval", spec.eval_solver.method)):
+            eager, compiled = medians[f"eager {what}"], medians[f"compiled {what}"]
+            rows.append(
+                (
+                    name,
+                    what,
+                    solver,
+                    eager * 1e3,
+                    compiled * 1e3,
+                    eager / compiled,
+                    compile_cost[what],
+                )
+            )
+        print(rows[-2], rows[-1], flush=True)
+    load = os.getloadavg()[0]
+    table = markdown_table(
+        ("spec", "step", "solver", "eager ms", "compiled ms", "eager / compiled", "compile s"),
+        rows,
+    )
+    return (
+        f"{PER_STEP}\n\n"
+        f"Command: `python bench/compiled.py` (torch {torch.__version__}, CPU, 1 thread, float32; "
+        f"median of {repeats} interleaved repeats; compile seconds of the first two calls, "
+        f"fresh inductor cache; 1-minute load average at the end {load:.1f} on the shared "
+        '2-core machine). "train" is `loss`, its backward pass and the optimizer\'s step on '
+        'one training batch; "eval" is `evaluate` on one batch of the validation split (the '
+        "whole split for series).\n\n"
+        f"{table}\n"
+    )
+
+
 def write_section(name: str, text: str) -> None:
     """Replace subsection ``name`` of the ``SECTION`` of ``docs/benchmarks.md`` by ``text``
     (adding the section or subsection when missing)."""
@@ -118,11 +223,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--main-job", action="store_true", help="time odedsl train cnf_moons")
     parser.add_argument("--steps", type=int, default=None, help="training steps (main job)")
+    parser.add_argument("--repeats", type=int, default=15, help="timed repeats (per step)")
     args = parser.parse_args()
     if args.main_job:
         text = main_job(args.steps)
         print(text)
         write_section(MAIN_JOB, text)
+        return
+    text = per_step(args.repeats)
+    print(text)
+    write_section(PER_STEP, text)
 
 
 if __name__ == "__main__":

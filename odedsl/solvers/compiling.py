@@ -3,9 +3,10 @@
 - A fixed-grid solve with direct backpropagation runs as one compiled graph: the unrolled
   solve of ``unrolled.py`` under ``torch.compile(fullgraph=True)``, so the dynamics, every
   step and (through AOTAutograd) the backward pass are compiled, without graph breaks and
-  without host synchronisation.
-- Every other solve (adaptive methods, the adjoint and checkpointed gradients) runs the usual
-  solver around compiled dynamics.
+  without host synchronisation. The graph is specific to the grid and output times, so it is
+  built when the same ones come back (from the second such solve on).
+- Every other solve (adaptive methods, the adjoint and checkpointed gradients, and the first
+  solve on a grid) runs the usual solver around compiled dynamics.
 
 Compilation needs a working backend (on CPU, inductor needs a C++ compiler). When it fails,
 or when the dynamics cannot be traced without a graph break (say an autograd call inside
@@ -75,8 +76,9 @@ def compiled_solve(
     options = dict(options)
     if gradient == "direct" and unrolled.supports(method, options, t):
         plan = unrolled.make_plan(method, y0, t, options)
-        if plan is not None:
-            ys = _runner(func, plan)(y0)
+        runner = None if plan is None else _runner(func, plan)
+        if runner is not None:
+            ys = runner(y0)
             if ys is not None:
                 if not torch.is_grad_enabled():
                     _check_finite(ys, t)
@@ -161,15 +163,30 @@ def _first_line(error: BaseException) -> str:
 
 _RUNNERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _DYNAMICS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_SEEN: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def _runner(func: Func, plan: unrolled.UnrolledPlan) -> Callable[[Tensor], Tensor | None]:
-    """The compiled unrolled solve of ``plan`` for ``func``, built once per pair."""
-    per_func = _RUNNERS.setdefault(func, {})
-    runner = per_func.get(plan)
+_SEEN_PLANS = 64
+"""Plans remembered per function while waiting for one to come back (then forgotten)."""
+
+
+def _runner(func: Func, plan: unrolled.UnrolledPlan) -> Callable[[Tensor], Tensor | None] | None:
+    """The compiled unrolled solve of ``plan`` for ``func``, built once per pair, from the
+    second solve with that plan on; None on the first. A plan is a graph to compile, worth it
+    only when it comes back: a model's fixed-step training solve does on every step, but the
+    grid of a latent model's batch (the union of its observation times) rarely does, and
+    those solves keep the compiled dynamics."""
+    runners = _RUNNERS.setdefault(func, {})
+    runner = runners.get(plan)
     if runner is None:
+        seen = _SEEN.setdefault(func, set())
+        if plan not in seen:
+            if len(seen) >= _SEEN_PLANS:
+                seen.clear()
+            seen.add(plan)
+            return None
         compiled = _Compiled(unrolled.run_plan, "the unrolled solve", None)
-        runner = per_func[plan] = lambda y0: compiled(func, y0, plan)
+        runner = runners[plan] = lambda y0: compiled(func, y0, plan)
     return runner
 
 
