@@ -6,7 +6,8 @@
   without host synchronisation. The graph is specific to the grid and output times, so it is
   built when the same ones come back (from the second such solve on).
 - Every other solve (adaptive methods, the adjoint and checkpointed gradients, and the first
-  solve on a grid) runs the usual solver around compiled dynamics.
+  solve on a grid) runs the usual solver around compiled dynamics, compiled once they are
+  hot (``HOT_CALLS`` evaluations), as a tiered JIT does.
 
 Compilation needs a working backend (on CPU, inductor needs a C++ compiler). When it fails,
 or when the dynamics cannot be traced without a graph break (say an autograd call inside
@@ -90,8 +91,9 @@ def compiled_solve(
                 return Solution(ys, stats)
     params = tuple(func.parameters()) if isinstance(func, nn.Module) else None
     extra = {} if gradient == "direct" else {"adjoint_params": params}
+    dynamics = _dynamics(func)
     solution = solve(
-        _dynamics(func),
+        dynamics,
         y0,
         t,
         method=method,
@@ -101,7 +103,7 @@ def compiled_solve(
         gradient=gradient,
         **extra,
     )
-    solution.stats.info["compiled"] = "dynamics"
+    solution.stats.info["compiled"] = "dynamics" if dynamics.compiling else "no"
     return solution
 
 
@@ -117,18 +119,26 @@ def _check_finite(ys: Tensor, t: Tensor) -> None:
 
 
 class _Compiled:
-    """``fn`` under ``torch.compile(fullgraph=True)``, falling back to ``fn`` itself (eager)
-    with one warning when compiling fails; ``None`` from ``fallback`` means "let the caller
-    choose", otherwise the eager result is returned."""
+    """``fn`` under ``torch.compile(fullgraph=True)`` from its ``warmup``-th call on (the
+    calls before run ``fallback``), falling back to ``fallback`` (eager) with one warning when
+    compiling fails; a ``fallback`` of None returns None, to let the caller choose."""
 
-    def __init__(self, fn: Callable, what: str, fallback: Callable | None) -> None:
+    def __init__(self, fn: Callable, what: str, fallback: Callable | None, warmup: int = 0) -> None:
         self.compiled = torch.compile(_fresh_code(fn), fullgraph=True)
         self.what = what
         self.fallback = fallback
+        self.warmup = warmup
         self.failed = False
 
+    @property
+    def compiling(self) -> bool:
+        """Whether calls now run compiled."""
+        return self.warmup <= 0 and not self.failed and compile_available()
+
     def __call__(self, *args: Any) -> Any:
-        if not self.failed and compile_available():
+        if self.warmup > 0:
+            self.warmup -= 1
+        elif not self.failed and compile_available():
             try:
                 return self.compiled(*args)
             except torch._dynamo.exc.Unsupported as error:
@@ -186,15 +196,22 @@ def _runner(func: Func, plan: unrolled.UnrolledPlan) -> Callable[[Tensor], Tenso
             seen.add(plan)
             return None
         compiled = _Compiled(unrolled.run_plan, "the unrolled solve", None)
-        runner = runners[plan] = lambda y0: compiled(func, y0, plan)
+        runner = runners[plan] = lambda y0: compiled(func, y0, plan, plan.call_times(y0))
     return runner
 
 
-def _dynamics(func: Func) -> Func:
-    """``func`` compiled (once per ``func``), or ``func`` itself after a fallback."""
+HOT_CALLS = 1000
+"""Calls of a function's dynamics before they are compiled. Compiling costs tens of seconds
+on a CPU; a function called fewer times (say a final evaluation) would lose more to it than
+it gains."""
+
+
+def _dynamics(func: Func) -> _Compiled:
+    """``func`` compiled (once per ``func``) once it is hot (``HOT_CALLS``), or ``func``
+    itself before and after a fallback."""
     compiled = _DYNAMICS.get(func)
     if compiled is None:
-        compiled = _DYNAMICS[func] = _Compiled(func, "the dynamics", func)
+        compiled = _DYNAMICS[func] = _Compiled(func, "the dynamics", func, HOT_CALLS)
     return compiled
 
 

@@ -61,6 +61,15 @@ class UnrolledPlan:
     steps: tuple[PlannedStep, ...]
     n_outputs: int
 
+    def call_times(self, like: Tensor) -> Tensor:
+        """The time of each call of ``func`` in order, in ``like``'s dtype and device."""
+        times = [self.steps[0].t0]
+        for step in self.steps:
+            times += step.stage_times[1:]
+            if step.needs_end_stage:
+                times.append(step.t1)
+        return torch.tensor(times, dtype=like.dtype, device=like.device)
+
     @property
     def nfe(self) -> int:
         """Function evaluations of the solve, as ``FixedGridSolver`` counts them."""
@@ -120,31 +129,37 @@ def make_plan(
     return UnrolledPlan(tableau, dense, tuple(steps), len(times))
 
 
-def run_plan(func: Func, y0: Tensor, plan: UnrolledPlan) -> Tensor:
+def run_plan(func: Func, y0: Tensor, plan: UnrolledPlan, times: Tensor | None = None) -> Tensor:
     """Replay ``plan`` from ``y0``: the solution at the plan's output times,
-    ``(n_outputs, *y0.shape)``. Tensor operations only (no host synchronisation)."""
-    shape, dtype, device = y0.shape, y0.dtype, y0.device
-    tableau = plan.tableau
+    ``(n_outputs, *y0.shape)``. Tensor operations only (no host synchronisation).
 
-    def f(t: float, y: Tensor) -> Tensor:
-        return func(torch.full((), t, dtype=dtype, device=device), y.view(shape)).reshape(-1)
+    ``times`` (default ``plan.call_times(y0)``) holds the time of every call of ``func``:
+    under ``torch.compile`` they enter the graph as one input rather than as constants, so
+    the steps of a uniform grid compile to the same kernels, which are built once."""
+    shape = y0.shape
+    tableau = plan.tableau
+    times = plan.call_times(y0) if times is None else times
+    calls = iter(range(times.shape[0]))
+
+    def f(y: Tensor) -> Tensor:
+        return func(times[next(calls)], y.view(shape)).reshape(-1)
 
     y = y0.reshape(-1)
     rows = [y]
-    k_first = f(plan.steps[0].t0, y)
+    k_first = f(y)
     for step in plan.steps:
         h = step.h
         stages = [k_first]
         for i in range(1, tableau.n_stages):
             y_i = _combine(y, h, tableau.a[i], stages)
-            stages.append(f(step.stage_times[i], y_i))
+            stages.append(f(y_i))
         y_next = _combine(y, h, tableau.b, stages)
         if step.needs_end_stage:
-            k_first = f(step.t1, y_next)
+            k_first = f(y_next)
             # Hermite's extra stage is f(t1, y1); linear interpolation has none.
             stages.extend([k_first] * len(plan.dense.extra_c))
         if step.inside:
-            weights = torch.tensor(step.inside, dtype=dtype, device=device)
+            weights = torch.tensor(step.inside, dtype=y0.dtype, device=y0.device)
             rows.extend(torch.addmm(y.unsqueeze(0), weights, torch.stack(stages), alpha=h))
         if step.end_is_output:
             rows.append(y_next)
