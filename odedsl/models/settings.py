@@ -34,18 +34,8 @@ class SolverSettings:
 
     def solve(self, func: Callable, y0: Tensor, t: Tensor) -> Solution:
         """Solve ``dy/dt = func(t, y)`` from ``y0`` at the times ``t`` with these settings."""
-        if self.compile:
-            return compiled_solve(
-                func,
-                y0,
-                t,
-                method=self.method,
-                rtol=self.rtol,
-                atol=self.atol,
-                options=self.options,
-                gradient=self.gradient,
-            )
-        return solve(
+        run = compiled_solve if self.compile else solve
+        return run(
             func,
             y0,
             t,
