@@ -4,7 +4,8 @@
   solve of ``unrolled.py`` under ``torch.compile(fullgraph=True)``, so the dynamics, every
   step and (through AOTAutograd) the backward pass are compiled, without graph breaks and
   without host synchronisation. The graph is specific to the grid and output times, so it is
-  built when the same ones come back (from the second such solve on).
+  built when the same ones come back (see ``_runner``). Without gradients (evaluation) every
+  gradient mode solves this way.
 - Every other solve (adaptive methods, the adjoint and checkpointed gradients, and the first
   solve on a grid) runs the usual solver around compiled dynamics, compiled once they are
   hot (``HOT_CALLS`` evaluations), as a tiered JIT does.
@@ -75,7 +76,8 @@ def compiled_solve(
     """``odedsl.solve(func, y0, t, ...)`` with compiled execution (see the module docstring);
     the same results as the eager solve, to rounding."""
     options = dict(options)
-    if gradient == "direct" and unrolled.supports(method, options, t):
+    unrolls = gradient == "direct" or not torch.is_grad_enabled()  # no gradient: any mode
+    if unrolls and unrolled.supports(method, options, t):
         plan = unrolled.make_plan(method, y0, t, options)
         runner = None if plan is None else _runner(func, plan)
         if runner is not None:
@@ -92,6 +94,7 @@ def compiled_solve(
     params = tuple(func.parameters()) if isinstance(func, nn.Module) else None
     extra = {} if gradient == "direct" else {"adjoint_params": params}
     dynamics = _dynamics(func)
+    compiled = "dynamics" if dynamics.compiling else "no"
     solution = solve(
         dynamics,
         y0,
@@ -103,7 +106,7 @@ def compiled_solve(
         gradient=gradient,
         **extra,
     )
-    solution.stats.info["compiled"] = "dynamics" if dynamics.compiling else "no"
+    solution.stats.info["compiled"] = compiled
     return solution
 
 
@@ -181,19 +184,20 @@ _SEEN_PLANS = 64
 
 
 def _runner(func: Func, plan: unrolled.UnrolledPlan) -> Callable[[Tensor], Tensor | None] | None:
-    """The compiled unrolled solve of ``plan`` for ``func``, built once per pair, from the
-    second solve with that plan on; None on the first. A plan is a graph to compile, worth it
+    """The compiled unrolled solve of ``plan`` for ``func``, built once per pair when the
+    plan is hot: solved again and again, for ``HOT_CALLS`` evaluations and at least twice
+    (before that, None: the caller solves eagerly). A plan is a graph to compile, worth it
     only when it comes back: a model's fixed-step training solve does on every step, but the
     grid of a latent model's batch (the union of its observation times) rarely does, and
-    those solves keep the compiled dynamics."""
+    those solves keep the eager driver around compiled dynamics."""
     runners = _RUNNERS.setdefault(func, {})
     runner = runners.get(plan)
     if runner is None:
-        seen = _SEEN.setdefault(func, set())
-        if plan not in seen:
-            if len(seen) >= _SEEN_PLANS:
-                seen.clear()
-            seen.add(plan)
+        seen = _SEEN.setdefault(func, {})
+        if len(seen) >= _SEEN_PLANS and plan not in seen:
+            seen.clear()
+        seen[plan] = seen.get(plan, 0) + 1
+        if seen[plan] < max(2, 1 + HOT_CALLS // plan.nfe):
             return None
         compiled = _Compiled(unrolled.run_plan, "the unrolled solve", None)
         runner = runners[plan] = lambda y0: compiled(func, y0, plan, plan.call_times(y0))
