@@ -58,7 +58,13 @@ def solver_settings(settings: ir.SolverSettings) -> SolverSettings:
     if settings.method == "adams":
         options["mode"] = settings.adams_mode.upper()
     return SolverSettings(
-        settings.method, settings.rtol, settings.atol, settings.gradient, options, settings.compile
+        settings.method,
+        settings.rtol,
+        settings.atol,
+        settings.gradient,
+        options,
+        per_sample=settings.batch == "independent",
+        compile=settings.compile,
     )
 
 

@@ -17,7 +17,8 @@ class SolverSettings:
     """The arguments of :func:`odedsl.solve` that a model fixes once.
 
     ``options`` holds the method's options (``step_size`` for fixed-step methods, ...);
-    ``gradient`` is ``"direct"``, ``"adjoint"`` or ``"checkpoint"``; ``compile`` runs the
+    ``gradient`` is ``"direct"``, ``"adjoint"`` or ``"checkpoint"``; ``per_sample`` gives
+    every row of the batch its own step size (``batch = :independent``); ``compile`` runs the
     solves under ``torch.compile`` (:mod:`odedsl.solvers.compiling`).
     """
 
@@ -26,6 +27,7 @@ class SolverSettings:
     atol: float = 1e-5
     gradient: str = "adjoint"
     options: Mapping[str, Any] = field(default_factory=dict)
+    per_sample: bool = False
     compile: bool = False
 
     def with_(self, **changes: Any) -> SolverSettings:
@@ -44,4 +46,5 @@ class SolverSettings:
             atol=self.atol,
             options=dict(self.options),
             gradient=self.gradient,
+            per_sample=self.per_sample,
         )

@@ -56,6 +56,7 @@ class _Settings:
     adjoint_options: dict
     adjoint_norm: str
     stats: SolverStats
+    per_sample: bool = False
 
 
 class _AugmentedDynamics:
@@ -118,6 +119,7 @@ class _AdjointSolve(torch.autograd.Function):
                 atol=settings.atol,
                 options=settings.options,
                 stats=settings.stats,
+                per_sample=settings.per_sample,
             )
         ctx.settings = settings
         ctx.params = params
@@ -219,12 +221,15 @@ def adjoint_solve(
     adjoint_options: dict,
     adjoint_norm: str = "seminorm",
     stats: SolverStats,
+    per_sample: bool = False,
 ) -> Tensor:
     """Solve ``dy/dt = func(t, y)`` at the times ``t``, with gradients by the adjoint method.
 
     Returns ys of shape (len(t), *y0.shape), differentiable with respect to ``y0``, ``t`` and
     those of ``adjoint_params`` that require grad. The backward pass adds its evaluations
-    to ``stats.nfe_backward``.
+    to ``stats.nfe_backward``. ``per_sample`` steps each row on its own in the forward
+    solve; the backward pass is one joint solve of the whole batch either way (a per-row
+    parameter adjoint would hold one copy of every parameter per row).
     """
     params = differentiable_params(adjoint_params)
     settings = _Settings(
@@ -239,5 +244,6 @@ def adjoint_solve(
         adjoint_options=adjoint_options,
         adjoint_norm=adjoint_norm,
         stats=stats,
+        per_sample=per_sample,
     )
     return _AdjointSolve.apply(settings, y0, t, *params)

@@ -72,12 +72,13 @@ def compiled_solve(
     atol: float,
     options: Mapping[str, Any],
     gradient: str,
+    per_sample: bool = False,
 ) -> Solution:
     """``odedsl.solve(func, y0, t, ...)`` with compiled execution (see the module docstring);
     the same results as the eager solve, to rounding."""
     options = dict(options)
     unrolls = gradient == "direct" or not torch.is_grad_enabled()  # no gradient: any mode
-    if unrolls and unrolled.supports(method, options, t):
+    if unrolls and not per_sample and unrolled.supports(method, options, t):
         plan = unrolled.make_plan(method, y0, t, options)
         runner = None if plan is None else _runner(func, plan)
         if runner is not None:
@@ -104,6 +105,7 @@ def compiled_solve(
         atol=atol,
         options=options,
         gradient=gradient,
+        per_sample=per_sample,
         **extra,
     )
     solution.stats.info["compiled"] = compiled

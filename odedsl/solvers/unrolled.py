@@ -88,9 +88,7 @@ def supports(method: str, options: dict[str, Any], t: Tensor) -> bool:
     return not (torch.is_grad_enabled() and t.requires_grad)
 
 
-def make_plan(
-    method: str, y0: Tensor, t: Tensor, options: dict[str, Any]
-) -> UnrolledPlan | None:
+def make_plan(method: str, y0: Tensor, t: Tensor, options: dict[str, Any]) -> UnrolledPlan | None:
     """The plan of ``method`` (a fixed-grid method) with ``options`` over the times ``t``;
     options are validated as ``FixedGridSolver`` validates them. None when the grid has
     more than ``max_num_steps`` steps (the eager solver then raises its own error)."""
