@@ -139,17 +139,16 @@ class Field(torch.nn.Module):
 @pytest.mark.slow
 @pytest.mark.parametrize(
     ("method", "options", "what"),
-    [("rk4", {"step_size": 0.1}, "solve"), ("dopri5", {}, "dynamics")],
+    [("rk4", {"step_size": 0.5}, "solve"), ("dopri5", {}, "dynamics")],
 )
-def test_compiled_solves_equal_eager_in_float64(
-    method, options, what, one_thread, monkeypatch
-) -> None:
-    monkeypatch.setattr(compiling, "HOT_CALLS", 0)  # compile the dynamics at once
+def test_compiled_solves_equal_eager_in_float64(method, options, what, one_thread, monkeypatch):
     field = Field()
     y0 = torch.randn(4, 3, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
-    t = torch.tensor([0.0, 0.35, 1.0], dtype=torch.float64)
+    t = torch.tensor([0.0, 0.35, 1.0], dtype=torch.float64)  # 0.35: dense output inside a step
     arguments = dict(method=method, rtol=1e-9, atol=1e-9, options=options, gradient="direct")
-    compiled_solve(field, y0, t, **arguments)  # the first solve on a grid compiles f only
+    if what == "solve":
+        compiled_solve(field, y0, t, **arguments)  # a first solve on a grid runs eagerly
+    monkeypatch.setattr(compiling, "HOT_CALLS", 0)  # compile from now on
     got = compiled_solve(field, y0, t, **arguments)
     expected = solve(field, y0, t, **arguments)
     assert got.stats.info["compiled"] == what
