@@ -79,10 +79,16 @@ def main_job(steps: int | None, cache: str | None) -> str:
                 out,
                 log,
             )
+        ends: dict[str, float] = {}
+        while len(ends) < len(runs):  # each run's own end, whichever ends first
+            for name, (process, *_) in runs.items():
+                if name not in ends and process.poll() is not None:
+                    ends[name] = time.perf_counter()
+            time.sleep(0.5)
         rows = {}
         for name, (process, start, out, log) in runs.items():
-            status = process.wait()
-            wall = time.perf_counter() - start
+            status = process.returncode
+            wall = ends[name] - start
             log.close()
             if status != 0:
                 raise SystemExit(f"{name} run failed:\n{Path(log.name).read_text()[-3000:]}")
