@@ -154,11 +154,11 @@ def training_step(model: nn.Module, batch: Any, optimizer: torch.optim.Optimizer
     return step
 
 
-def per_step(repeats: int) -> str:
+def per_step(repeats: int, specs: tuple[str, ...] = SPECS) -> str:
     """The per-spec table (see the module docstring)."""
     compiling.HOT_CALLS = 0  # compile in the first calls, so that their seconds are counted
     rows = []
-    for name in SPECS:
+    for name in specs:
         path = ROOT / "specs" / f"{name}.ode"
         models = {"eager": compile(path), "compiled": compile(path, compile=True)}
         models["compiled"].load_state_dict(models["eager"].state_dict())
@@ -236,6 +236,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--main-job", action="store_true", help="time odedsl train cnf_moons")
     parser.add_argument("--steps", type=int, default=None, help="training steps (main job)")
+    parser.add_argument("--specs", nargs="+", default=list(SPECS), help="reference specs")
     parser.add_argument("--cache", help="the compiled main job's inductor cache folder")
     parser.add_argument("--repeats", type=int, default=15, help="timed repeats (per step)")
     args = parser.parse_args()
@@ -244,7 +245,7 @@ def main() -> None:
         print(text)
         write_section(WARM_JOB if args.cache else MAIN_JOB, text)
         return
-    text = per_step(args.repeats)
+    text = per_step(args.repeats, tuple(args.specs))
     print(text)
     write_section(PER_STEP, text)
 
