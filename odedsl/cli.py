@@ -12,6 +12,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from odedsl import __version__
+from odedsl.cli_export import add_export
+from odedsl.cli_predict import PREDICT_COMMANDS
 from odedsl.cli_runs import EXIT_BROKEN_PIPE, EXIT_INTERRUPTED, RUN_COMMANDS, UsageError
 
 
@@ -49,7 +51,12 @@ def run_check(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-_COMMANDS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (_add_check, *RUN_COMMANDS)
+_COMMANDS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (
+    _add_check,
+    *RUN_COMMANDS,
+    *PREDICT_COMMANDS,
+    add_export,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -90,10 +97,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _report(error: Exception) -> int:
     """One clear message for an error the user can fix (exit 1); a bug keeps its traceback."""
     from odedsl.errors import OdedslError, SpecError
+    from odedsl.training.errors import RunError
 
     if isinstance(error, SpecError):
         print(error.rendered or str(error), file=sys.stderr)
         return 1
+    if isinstance(error, RunError):  # worded for the command line; 130 when interrupted
+        kind = "error: " if error.exit_status == 1 else ""
+        print(f"odedsl: {kind}{error.command}", file=sys.stderr)
+        return error.exit_status
     if isinstance(error, OdedslError | ValueError | OSError):
         print(f"odedsl: error: {error}", file=sys.stderr)
         return 1

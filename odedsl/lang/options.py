@@ -173,9 +173,7 @@ def _schedule(env: Env, expr: nodes.Expr) -> object:
 # -- rules the overrides share (odedsl.compiler.overrides) ----------------------------------------
 
 
-def per_row_problem(
-    method: str, gradient: str, reads_time: Span | None
-) -> tuple[str, str] | None:
+def per_row_problem(method: str, gradient: str, reads_time: Span | None) -> tuple[str, str] | None:
     """Why `batch = :independent` cannot run (message, fix), or None when it can."""
     if method not in PER_ROW_METHODS:
         return (
