@@ -42,6 +42,7 @@ from odedsl.lang.source import Source
 from odedsl.machine import available_memory, size
 from odedsl.models.distributions import FAMILIES
 from odedsl.models.observed import ObservedODE
+from odedsl.solvers.compiling import compile_seconds
 from odedsl.symbolic.names import mangle
 from odedsl.training import RunError, RunFolder, TrainingSetup, distributed, load_trained
 from odedsl.training.atomic import atomic_write_text
@@ -216,7 +217,10 @@ def train(
     with _fresh(folder):  # refused before anything is written unless new or empty
         atomic_write_text(folder / OVERRIDES, json.dumps(changes, indent=2))
         _record_data(folder, model.spec, root)
-        return _finish(folder, _training(build, folder, stream=stream, **arguments), stream)
+        compiling = compile_seconds()
+        status = _training(build, folder, stream=stream, **arguments)
+        _record_compile_seconds(folder, compile_seconds() - compiling, stream)
+        return _finish(folder, status, stream)
 
 
 def _writes_runs() -> bool:
@@ -251,6 +255,18 @@ def _training(build: Any, folder: Path, **arguments: Any) -> str:
         return train_run(build, folder, **arguments)
     except TrainingError as error:
         raise RunError(f"{folder}: training failed: {error}") from error
+
+
+def _record_compile_seconds(folder: Path, seconds: float, stream: TextIO | None) -> None:
+    """Add the seconds training spent in ``torch.compile`` (``solver compile = true``) to
+    ``summary.json`` and say them; nothing when nothing was compiled."""
+    run = RunFolder(folder)
+    summary = run.read_summary()
+    if seconds <= 0.0 or summary is None:
+        return
+    run.write_summary({**summary, "compile_seconds": round(seconds, 3)})
+    if stream is not None:
+        print(f"compiling took {seconds:.1f} s of the {summary['seconds']:.1f} s", file=stream)
 
 
 def resume(
@@ -415,9 +431,10 @@ def evaluate(
 
 def _evaluate(model: nn.Module, test: Any, metadata: Mapping[str, Any]) -> dict[str, Any]:
     """``model``'s metrics on ``test``, with where they come from (see :func:`evaluate`)."""
-    start = time.perf_counter()
+    start, compiling = time.perf_counter(), compile_seconds()
     results = dict(model.evaluate(test))
     seconds = time.perf_counter() - start
+    compiling = compile_seconds() - compiling
     metric = headline(model)
     if metric not in results:
         raise RuntimeError(
@@ -429,6 +446,8 @@ def _evaluate(model: nn.Module, test: Any, metadata: Mapping[str, Any]) -> dict[
     if stats is not None:
         results["nfe_forward"] = int(stats.nfe_forward)
     results["seconds"] = round(seconds, 3)
+    if compiling > 0.0:
+        results["compile_seconds"] = round(compiling, 3)
     learned = learned_parameters(model)
     if learned:
         results["parameters"] = learned

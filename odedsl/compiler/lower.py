@@ -64,6 +64,7 @@ def solver_settings(settings: ir.SolverSettings) -> SolverSettings:
         settings.gradient,
         options,
         per_sample=settings.batch == "independent",
+        compile=settings.compile,
     )
 
 

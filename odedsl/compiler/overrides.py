@@ -2,12 +2,12 @@
 
 ``compile(spec, rtol=1e-3, method="rk4", step_size=0.25, trace="exact", steps=500, lr=1e-2)``:
 solver options (``method``, ``rtol``, ``atol``, ``step_size``, ``gradient``, ``trace``,
-``max_num_steps``, ``adams_mode``, and ``batch`` given a symbol: ``:joint`` or
-``:independent``) apply to training and evaluation; ``eval_<option>`` to
-evaluation only; training options (``steps``, ``epochs``, ``batch``, ``seed``, ``kinetic``,
-``jacobian``, ``warmup``, ``samples``, ``kl_warmup``, ``encoder_window``, ``objective``,
-``eval_every``, ``patience``), ``lr``
-(the optimizer's learning rate) and ``schedule`` (``constant`` or ``cosine``) to training;
+``max_num_steps``, ``adams_mode``, ``compile``, and ``batch`` given a symbol: ``:joint`` or
+``:independent``) apply to training and evaluation; ``eval_<option>`` to evaluation only;
+training options (``steps``, ``epochs``, ``batch``, ``seed``, ``kinetic``, ``jacobian``,
+``warmup``, ``samples``, ``kl_warmup``, ``encoder_window``, ``objective``, ``eval_every``,
+``patience``), ``lr`` (the optimizer's learning rate) and ``schedule`` (``constant`` or
+``cosine``) to training;
 ``crop``, ``rotate``, ``zoom``, ``shift`` to the augmentation of training images; ``refine``
 to a latent model's predictions;
 ``samples``, ``kl_warmup``, ``encoder_window`` and ``refine`` only to latent models.
@@ -167,6 +167,10 @@ def validate(name: str, value: Any) -> Any:
                 f"{name}={value!r} is not allowed{hint}: use one of {', '.join(arg.choices)}"
             )
         return written
+    if arg.kind == "bool":
+        if not isinstance(value, bool):
+            raise ValueError(f"{name} must be true or false, got {value!r}")
+        return value
     is_number = isinstance(value, int | float) and not isinstance(value, bool)
     if arg.kind == "int" and not (is_number and isinstance(value, int)):
         raise ValueError(f"{name} must be an integer, got {value!r}")
@@ -197,7 +201,7 @@ def _solver(
     trace, reason = settings.trace, settings.trace_reason
     if "trace" in changes:
         trace, reason = _trace(spec, changes["trace"], source)
-    copied = ("rtol", "atol", "gradient", "max_num_steps", "adams_mode", "batch")
+    copied = ("rtol", "atol", "gradient", "max_num_steps", "adams_mode", "batch", "compile")
     fields = {k: v for k, v in changes.items() if k in copied}
     batch = fields.get("batch", settings.batch)
     if batch == "independent":

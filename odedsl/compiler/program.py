@@ -44,6 +44,7 @@ from odedsl.compiler.codegen import (
     shape_code,
 )
 from odedsl.compiler.symbolic_form import SymbolicError, SymbolicForm, symbolic_form
+from odedsl.generated_modules import execute_as_module
 from odedsl.lang import model as ir
 from odedsl.lang.builtins import DISTRIBUTIONS
 from odedsl.nn.trace import load_symbolic
@@ -91,13 +92,14 @@ class Program:
     def function(self, name: str):
         """The generated function ``name`` (the module is executed once, on first use)."""
         if self._namespace is None:
-            namespace: dict = {"__name__": "odedsl_generated"}
+            extra = {}
             if self.symbolic is not None:
-                namespace["symbolic"] = SimpleNamespace(
+                extra["symbolic"] = SimpleNamespace(
                     **load_symbolic(self.symbolic.emitted)._asdict()
                 )
-            exec(compile(self.text, "<odedsl generated>", "exec"), namespace)
-            self._namespace = namespace
+            self._namespace = execute_as_module(
+                self.text, "<odedsl generated>", "odedsl_generated", **extra
+            )
         return self._namespace[name]
 
 

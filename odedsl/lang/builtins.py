@@ -666,6 +666,12 @@ SOLVER_OPTIONS: dict[str, Arg] = {
     for a in (
         *_EVAL_SOLVER_OPTIONS,
         Arg("gradient", "symbol", "adjoint", GRADIENTS, doc="how gradients are computed"),
+        Arg(
+            "compile",
+            "bool",
+            False,
+            doc="run the solves under torch.compile (eager, with a warning, where unavailable)",
+        ),
     )
 }
 EVAL_OPTIONS: dict[str, Arg] = {a.name: a for a in _EVAL_SOLVER_OPTIONS}

@@ -470,6 +470,7 @@ class SolverSettings:
     trace_reason: str
     adams_mode: str = "pece"
     batch: str = "joint"
+    compile: bool = False
 
 
 @dataclass(frozen=True)

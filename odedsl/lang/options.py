@@ -301,6 +301,7 @@ def _solver(
         reason,
         values["adams_mode"],  # type: ignore[arg-type]
         values["batch"],  # type: ignore[arg-type]
+        bool(values["compile"]),
     )
 
 

@@ -9,6 +9,7 @@ from typing import Any
 from torch import Tensor
 
 from odedsl.solvers import Solution, solve
+from odedsl.solvers.compiling import compiled_solve
 
 
 @dataclass(frozen=True)
@@ -17,7 +18,8 @@ class SolverSettings:
 
     ``options`` holds the method's options (``step_size`` for fixed-step methods, ...);
     ``gradient`` is ``"direct"``, ``"adjoint"`` or ``"checkpoint"``; ``per_sample`` gives
-    every row of the batch its own step size (``batch = :independent``).
+    every row of the batch its own step size (``batch = :independent``); ``compile`` runs the
+    solves under ``torch.compile`` (:mod:`odedsl.solvers.compiling`).
     """
 
     method: str = "dopri5"
@@ -26,6 +28,7 @@ class SolverSettings:
     gradient: str = "adjoint"
     options: Mapping[str, Any] = field(default_factory=dict)
     per_sample: bool = False
+    compile: bool = False
 
     def with_(self, **changes: Any) -> SolverSettings:
         """A copy with ``changes`` applied (e.g. ``rtol=1e-7``)."""
@@ -33,7 +36,8 @@ class SolverSettings:
 
     def solve(self, func: Callable, y0: Tensor, t: Tensor) -> Solution:
         """Solve ``dy/dt = func(t, y)`` from ``y0`` at the times ``t`` with these settings."""
-        return solve(
+        run = compiled_solve if self.compile else solve
+        return run(
             func,
             y0,
             t,

@@ -21,6 +21,7 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
+from odedsl.generated_modules import execute_as_module
 from odedsl.symbolic.emit import EmittedDynamics
 
 Dynamics = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -48,8 +49,7 @@ def load_symbolic(emitted: EmittedDynamics) -> SymbolicFunctions:
     The source holds only identifiers the symbolic builder made (``p_w``, ``net_gate``, ...),
     never spec text, so executing it is safe.
     """
-    namespace: dict[str, object] = {"__name__": "odedsl_symbolic"}
-    exec(compile(emitted.source, "<odedsl symbolic dynamics>", "exec"), namespace)
+    namespace = execute_as_module(emitted.source, "<odedsl symbolic dynamics>", "odedsl_symbolic")
     return SymbolicFunctions(namespace["dynamics"], namespace["dynamics_and_trace"])
 
 
