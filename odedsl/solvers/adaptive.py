@@ -41,7 +41,8 @@ class AdaptiveRungeKuttaSolver:
     jump ``func`` is re-evaluated). A step of at most ``min_step`` is accepted whatever its
     error.
     ``step_callback(t1, y1)`` is called after every accepted step (``y1`` must not be
-    modified; the checkpointed gradient keeps it).
+    modified; the checkpointed gradient keeps it). ``callbacks`` (``compat.StepCallbacks``):
+    ``step`` before each attempt, then ``accept_step`` or ``reject_step``.
     """
 
     tableau: ClassVar[ButcherTableau]
@@ -58,8 +59,10 @@ class AdaptiveRungeKuttaSolver:
             "step_t",
             "jump_t",
             "step_callback",
+            "callbacks",
         }
     )
+    valid_callbacks: ClassVar[frozenset[str]] = frozenset({"step", "accept_step", "reject_step"})
 
     def __init__(
         self,
@@ -90,6 +93,7 @@ class AdaptiveRungeKuttaSolver:
         self.step_t = times_option(options, "step_t")
         self.jump_t = times_option(options, "jump_t")
         self.step_callback = callable_option(options, "step_callback")
+        self.callbacks = options.get("callbacks")
 
     def integrate(self, t: Tensor) -> Tensor:
         """Solve at the times ``t`` (strictly monotone); returns ``(len(t), *y0.shape)``."""
@@ -119,6 +123,7 @@ class AdaptiveRungeKuttaSolver:
             rtol, atol, norm = self.rtol, self.atol, self.norm
             update = self.controller.update
             max_num_steps = self.max_num_steps
+            callbacks = self.callbacks
             while True:
                 if n_accepted + n_rejected >= max_num_steps:
                     raise SolverError(
@@ -134,10 +139,14 @@ class AdaptiveRungeKuttaSolver:
                 elif h_abs < 10.0 * math.ulp(t0):
                     raise _underflow(t0, h_abs, n_accepted, n_rejected, last_ratio)
                 h = t1 - t0
+                if callbacks is not None:
+                    callbacks.step(t0, y, h)
                 y1 = stages.step(t0, h, t1, y, landing and stop_is_jump)
                 ratio, abs1 = stages.error_ratio(h, y1, abs0, rtol, atol, norm)
                 accept, h_next = update(abs(h), ratio)
                 last_ratio = ratio
+                if callbacks is not None:
+                    (callbacks.accept_step if accept else callbacks.reject_step)(t0, y, h)
                 if not accept:
                     n_rejected += 1
                     h_abs = h_next
