@@ -17,7 +17,13 @@ from torch import Tensor
 
 from odedsl.errors import SolverError
 
-from .control import CONTROLLERS, Norm, StepSizeController, select_initial_step
+from .control import (
+    CONTROLLERS,
+    Norm,
+    StepSizeController,
+    check_tolerance_scale,
+    select_initial_step,
+)
 from .options import (
     callable_option,
     choice_option,
@@ -190,6 +196,7 @@ class AdaptiveRungeKuttaSolver:
         if self.first_step is not None:
             _check_finite(y0, t0, "the initial state y0")
             _check_finite(f0, t0, "the initial derivative func(t0, y0)")
+            check_tolerance_scale(y0.detach(), self.rtol, self.atol)
             return max(self.min_step, min(self.first_step, bound))
 
         def probe(t: float, y: Tensor) -> Tensor:

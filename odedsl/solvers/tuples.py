@@ -57,7 +57,10 @@ class TupleLayout:
         parts = []
         for i, (piece, shape) in enumerate(zip(pieces, self.shapes, strict=True)):
             if self._is_complex(i):
-                parts.append(torch.view_as_complex(piece.reshape((*batch, *shape, 2))))
+                pairs = piece.reshape((*batch, *shape, 2))
+                if pairs.storage_offset() % 2 or pairs.stride(-1) != 1:  # view_as_complex needs
+                    pairs = pairs.clone(memory_format=torch.contiguous_format)
+                parts.append(torch.view_as_complex(pairs))
             else:
                 parts.append(piece.reshape((*batch, *shape)))
         return parts[0] if self.single else tuple(parts)
