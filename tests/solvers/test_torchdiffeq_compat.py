@@ -505,3 +505,18 @@ def test_complex_state_gradients_agree_between_direct_and_adjoint() -> None:
     adjoint = run(odeint_adjoint)
     assert direct[0] == pytest.approx(-0.4 * direct[1], rel=1e-6)
     assert adjoint[0] == pytest.approx(direct[0], rel=1e-6)
+
+
+def test_checkpoint_replays_call_no_callbacks() -> None:
+    # The checkpointed gradient repeats forward steps backward: callbacks see each step once,
+    # 10 steps of 0.1 on [0, 1].
+    counts: dict = {}
+    y0 = torch.tensor([1.0, 2.0], requires_grad=True)
+    t = torch.tensor([0.0, 1.0])
+    options = {"step_size": 0.1}
+    with pytest.warns(UserWarning, match="does not call callback_accept_step"):
+        solution = solve(
+            _counting_func(counts), y0, t, method="rk4", options=options, gradient="checkpoint"
+        )
+    solution.ys.sum().backward()
+    assert counts["step"] == 10 and counts["step_adjoint"] == 0
