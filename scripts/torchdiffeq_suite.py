@@ -36,13 +36,13 @@ OUTCOMES = ("passed", "failed", "errored")
 
 def install_alias() -> types.ModuleType:
     """Make ``import torchdiffeq`` give odedsl's functions; returns the alias module."""
-    import odedsl.solvers as solvers
+    import odedsl
 
     alias = types.ModuleType("torchdiffeq")
     alias.__doc__ = "odedsl under torchdiffeq's name (scripts/torchdiffeq_suite.py)"
     for name in ("odeint", "odeint_adjoint", "odeint_event"):
-        if hasattr(solvers, name):
-            setattr(alias, name, getattr(solvers, name))
+        with contextlib.suppress(AttributeError):  # odeint_event before odedsl has events
+            setattr(alias, name, getattr(odedsl, name))
     sys.modules["torchdiffeq"] = alias
     return alias
 
