@@ -9,6 +9,7 @@ from torch import nn
 
 from odedsl.compiler.codegen import LoweringError
 from odedsl.compiler.lower import build_model, program_for
+from odedsl.compiler.memory import fits_in_memory
 from odedsl.compiler.overrides import apply_overrides
 from odedsl.compiler.program import Program
 from odedsl.compiler.symbolic_form import SymbolicError
@@ -16,7 +17,8 @@ from odedsl.errors import SpecError
 from odedsl.lang import check_text, load_source
 from odedsl.lang.diagnostics import Diagnostic, render
 from odedsl.lang.model import CheckedModel
-from odedsl.lang.source import Source, SourceReadError, read_spec_file
+from odedsl.lang.nesting import MAX_NESTING, deep_recursion
+from odedsl.lang.source import Source, SourceReadError, Span, read_spec_file
 
 SpecLike = str | os.PathLike[str] | CheckedModel
 
@@ -35,7 +37,7 @@ def compile(path_or_text: SpecLike, **overrides: Any) -> nn.Module:
     """
     spec, source = _checked(path_or_text)
     spec = apply_overrides(spec, overrides, source)
-    return lowered(spec, source, lambda: build_model(spec))
+    return lowered(spec, source, lambda: build_model(fits_in_memory(spec)))
 
 
 def generated_code(model_or_spec: nn.Module | SpecLike) -> str:
@@ -65,25 +67,33 @@ def _source_of(path: str) -> Source | None:
 
 
 def lowered(spec: CheckedModel, source: Source | None, build):
-    """``build()``, with lowering errors turned into a located :class:`SpecError`."""
+    """``build()`` (which walks the spec's expressions recursively, as the checker does),
+    with lowering errors turned into a located :class:`SpecError`."""
     try:
-        return build()
-    except (LoweringError, SymbolicError) as error:
-        symbolic = isinstance(error, SymbolicError)
-        message = (
-            f"`trace = :symbolic` needs dynamics in closed form: {error.reason}"
-            if symbolic
-            else error.message
+        with deep_recursion():
+            return build()
+    except RecursionError:  # the checker's MAX_NESTING keeps lowering within the limit
+        error: LoweringError | SymbolicError = LoweringError(
+            f"the spec is nested too deeply to compile (at most {MAX_NESTING} levels)",
+            Span(1, 1, 1, 2),
         )
-        loc = error.loc
-        diagnostic = Diagnostic(
-            "E084" if symbolic else "E100",
-            message,
-            loc.line,
-            loc.column,
-            loc.end_line,
-            loc.end_column,
-            help="use `trace = :auto`, `:exact` or `:hutchinson`" if symbolic else None,
-            path=spec.path,
-        )
-        raise SpecError([diagnostic], render([diagnostic], source)) from None
+    except (LoweringError, SymbolicError) as caught:
+        error = caught
+    symbolic = isinstance(error, SymbolicError)
+    message = (
+        f"`trace = :symbolic` needs dynamics in closed form: {error.reason}"
+        if symbolic
+        else error.message
+    )
+    loc = error.loc
+    diagnostic = Diagnostic(
+        "E084" if symbolic else error.code,
+        message,
+        loc.line,
+        loc.column,
+        loc.end_line,
+        loc.end_column,
+        help="use `trace = :auto`, `:exact` or `:hutchinson`" if symbolic else error.help,
+        path=spec.path,
+    )
+    raise SpecError([diagnostic], render([diagnostic], source)) from None

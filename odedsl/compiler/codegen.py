@@ -29,14 +29,19 @@ from odedsl.lang import model as ir
 from odedsl.symbolic.names import mangle
 
 SUM, PRODUCT, UNARY, POWER, ATOM = 1, 2, 3, 4, 5
+MAX_INLINE_DEPTH = 16
+"""A subexpression nesting this many operations is stored in a temporary, so that the
+generated code never nests deeper than Python's parser allows (200 brackets), however deep
+the spec's expression (up to :data:`odedsl.lang.nesting.MAX_NESTING`)."""
 
 
 class LoweringError(Exception):
-    """An expression the compiler cannot lower: ``loc`` locates it in the spec."""
+    """A spec the compiler cannot lower: ``loc`` locates the culprit, ``code`` and ``help``
+    are those of its diagnostic."""
 
-    def __init__(self, message: str, loc: object) -> None:
+    def __init__(self, message: str, loc: object, code: str = "E100", help: str | None = None):
         super().__init__(message)
-        self.message, self.loc = message, loc
+        self.message, self.loc, self.code, self.help = message, loc, code, help
 
 
 @dataclass(frozen=True, eq=False)
@@ -201,6 +206,8 @@ class Emitter:
         self.function = function
         self._generators: dict[str, Axis] = {}
         self._orders = count()
+        self._depths: list[int] = []
+        """Per :meth:`emit` under way, the deepest nesting among the code of its operands."""
 
     def new_axis(self, start: int, stop: int) -> Axis:
         return Axis(next(self._orders), start, stop)
@@ -208,6 +215,20 @@ class Emitter:
     # -- entry ----------------------------------------------------------------------------------
 
     def emit(self, expr: ir.Expr) -> Value:
+        """The code of ``expr``; a value nesting :data:`MAX_INLINE_DEPTH` operations goes
+        to a temporary (an ``eN = ...`` line)."""
+        self._depths.append(0)
+        try:
+            value = self._emit(expr)
+        finally:
+            nesting = self._depths.pop() + 1
+        if nesting >= MAX_INLINE_DEPTH and value.number is None:
+            value, nesting = self.function.assign(value), 0
+        if self._depths:
+            self._depths[-1] = max(self._depths[-1], nesting)
+        return value
+
+    def _emit(self, expr: ir.Expr) -> Value:
         if isinstance(expr, ir.Const):
             return number(expr.value)
         if isinstance(expr, ir.Var):

@@ -57,7 +57,14 @@ def solver_settings(settings: ir.SolverSettings) -> SolverSettings:
         options["step_size"] = settings.step_size
     if settings.method == "adams":
         options["mode"] = settings.adams_mode.upper()
-    return SolverSettings(settings.method, settings.rtol, settings.atol, settings.gradient, options)
+    return SolverSettings(
+        settings.method,
+        settings.rtol,
+        settings.atol,
+        settings.gradient,
+        options,
+        per_sample=settings.batch == "independent",
+    )
 
 
 def program_for(spec: ir.CheckedModel) -> tuple[ir.CheckedModel, Program]:

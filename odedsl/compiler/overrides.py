@@ -2,7 +2,8 @@
 
 ``compile(spec, rtol=1e-3, method="rk4", step_size=0.25, trace="exact", steps=500, lr=1e-2)``:
 solver options (``method``, ``rtol``, ``atol``, ``step_size``, ``gradient``, ``trace``,
-``max_num_steps``, ``adams_mode``) apply to training and evaluation; ``eval_<option>`` to
+``max_num_steps``, ``adams_mode``, and ``batch`` given a symbol: ``:joint`` or
+``:independent``) apply to training and evaluation; ``eval_<option>`` to
 evaluation only; training options (``steps``, ``epochs``, ``batch``, ``seed``, ``kinetic``,
 ``jacobian``, ``warmup``, ``samples``, ``kl_warmup``, ``encoder_window``, ``objective``,
 ``eval_every``, ``patience``), ``lr``
@@ -18,7 +19,7 @@ fixed-step ones only, ``adams_mode`` without ``adams``) is refused the same way,
 ``patience`` without ``eval_every`` (in the spec or among the overrides).
 
 Each rule is the checker's: the overrides call its functions (``builtins.applies_to``,
-``lang.options.needs_step_size``, ``latent_only``, ``needs_validation``,
+``lang.options.needs_step_size``, ``per_row_problem``, ``latent_only``, ``needs_validation``,
 ``sets_both_lengths``, ``lang.kinds.model_objectives``, ``counts_epochs``, ``FLOW_KINDS``,
 ``lang.trace.choose_trace``) and only phrase the refusal for a keyword argument.
 """
@@ -48,7 +49,13 @@ from odedsl.lang.builtins import (
 )
 from odedsl.lang.diagnostics import Reporter, closest, render
 from odedsl.lang.kinds import FLOW_KINDS, counts_epochs, model_objectives
-from odedsl.lang.options import latent_only, needs_step_size, needs_validation, sets_both_lengths
+from odedsl.lang.options import (
+    latent_only,
+    needs_step_size,
+    needs_validation,
+    per_row_problem,
+    sets_both_lengths,
+)
 from odedsl.lang.source import Source
 from odedsl.lang.trace import choose_trace
 
@@ -78,7 +85,7 @@ def apply_overrides(
 ) -> ir.CheckedModel:
     """``spec`` with ``overrides`` applied (see the module docstring)."""
     values = {name: validate(name, value) for name, value in overrides.items()}
-    solver = {k: v for k, v in values.items() if k in SOLVER_OPTIONS}
+    solver = {k: v for k, v in values.items() if k in SOLVER_OPTIONS and _is_solver(k, v)}
     evaluation = {**solver, **{k[5:]: v for k, v in values.items() if k.startswith("eval_")}}
     if evaluation and spec.discrete is not None:
         raise ValueError(
@@ -86,7 +93,11 @@ def apply_overrides(
         )
     if "trace" in evaluation and spec.kind not in FLOW_KINDS:
         raise ValueError(f"trace: only flows compute a trace, and {spec.name} is a {spec.title}")
-    train = {k: v for k, v in values.items() if k in _TRAIN or k in ("lr", "schedule")}
+    train = {
+        k: v
+        for k, v in values.items()
+        if (k in _TRAIN or k in ("lr", "schedule")) and k not in solver
+    }
     augment = {k: v for k, v in values.items() if k in AUGMENTATIONS}
     training = _solver(spec, spec.solver, solver, "", source)
     evaluated = _solver(spec, spec.eval_solver, evaluation, "eval_", source)
@@ -131,9 +142,15 @@ def _check_effect(name: str, value: Any, used_by: tuple[ir.SolverSettings, ...])
     )
 
 
+def _is_solver(name: str, value: Any) -> bool:
+    """Whether override ``name`` is the solver's: ``batch`` is the solver's stepping of a
+    batch when given a symbol (``batch=":independent"``), the training batch size otherwise."""
+    return name != "batch" or isinstance(value, str)
+
+
 def validate(name: str, value: Any) -> Any:
     """The checked value of override ``name``, or ``ValueError`` saying what it accepts."""
-    arg = KNOWN.get(name)
+    arg = SOLVER_OPTIONS[name] if name == "batch" and isinstance(value, str) else KNOWN.get(name)
     if arg is None:
         match = closest(name, KNOWN)
         hint = f"; did you mean {match!r}?" if match else ""
@@ -177,8 +194,15 @@ def _solver(
     trace, reason = settings.trace, settings.trace_reason
     if "trace" in changes:
         trace, reason = _trace(spec, changes["trace"], source)
-    copied = ("rtol", "atol", "gradient", "max_num_steps", "adams_mode")
+    copied = ("rtol", "atol", "gradient", "max_num_steps", "adams_mode", "batch")
     fields = {k: v for k, v in changes.items() if k in copied}
+    batch = fields.get("batch", settings.batch)
+    if batch == "independent":
+        gradient = fields.get("gradient", settings.gradient)
+        problem = per_row_problem(method, gradient, ir.time_reading(spec.dynamics))
+        if problem is not None:
+            message, fix = problem
+            raise ValueError(f"{prefix}batch=:independent: {_plain(message)}; {_plain(fix)}")
     return replace(
         settings,
         method=method,
@@ -188,6 +212,11 @@ def _solver(
         trace_reason=reason,
         **fields,
     )
+
+
+def _plain(text: str) -> str:
+    """A checker message without the spec's backticks, for a keyword argument."""
+    return text.replace("`", "")
 
 
 def _trace(spec: ir.CheckedModel, requested: str, source: Source | None) -> tuple[str, str]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from odedsl.lang import model as ir
+from odedsl.lang.trace import SYMBOLIC_MAX_DEPTH
 from odedsl.symbolic import (
     DynamicsBuilder,
     EmittedDynamics,
@@ -55,6 +56,10 @@ class SymbolicForm:
 
 def symbolic_form(spec: ir.CheckedModel, derivative: ir.Derivative) -> SymbolicForm:
     """Translate and differentiate ``derivative``; :class:`SymbolicError` if impossible."""
+    nesting = ir.depth(derivative.rhs)
+    if nesting > SYMBOLIC_MAX_DEPTH:
+        reason = f"the dynamics nest {nesting} levels deep, more than {SYMBOLIC_MAX_DEPTH}"
+        raise SymbolicError(reason, derivative.rhs.loc)
     state = spec.state(derivative.state)
     try:
         builder = DynamicsBuilder("z", tuple(state.shape))  # type: ignore[arg-type]

@@ -38,8 +38,10 @@ from pathlib import Path
 
 import numpy as np
 
+from odedsl import machine
 from odedsl.data.arguments import suggestion
-from odedsl.data.errors import DataError, DataFileNotFoundError
+from odedsl.data.errors import DataError
+from odedsl.data.paths import require_file, require_memory
 
 MISSING = frozenset({"", "na", "n/a", "nan", "null"})
 _NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
@@ -99,10 +101,22 @@ def _is_number(cell: str) -> bool:
     return bool(_NUMBER.fullmatch(cell))
 
 
+CSV_MEMORY_FACTOR = 20
+"""Reading a CSV file takes about this many times its size in memory (its text, then each
+cell as a Python string): a file is refused before reading when that exceeds the memory
+available."""
+_CHUNK = 1 << 20
+
+
 def _decode(path: Path) -> str:
-    if not path.is_file():
-        raise DataFileNotFoundError(f"CSV: file {str(path)!r} not found (check `path`)")
-    raw = path.read_bytes()
+    size = require_file(path, "CSV", "path")
+    require_memory(
+        path,
+        size * CSV_MEMORY_FACTOR,
+        f"reading this {machine.size(size)} CSV file (about {CSV_MEMORY_FACTOR} times its size)",
+        "store large data as NPZ (numpy.savez), read at 8 bytes a number",
+    )
+    raw = _read_text_bytes(path)
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as error:
@@ -112,6 +126,26 @@ def _decode(path: Path) -> str:
             f"{path}:{line}: not UTF-8 text (byte 0x{byte} at offset {error.start}); save the "
             "file as UTF-8"
         ) from None
+
+
+def _read_text_bytes(path: Path) -> bytes:
+    """The bytes of ``path`` read in chunks, refused at the first NUL byte (binary data, or a
+    sparse file of zeros, is not CSV text) before the rest is read."""
+    chunks: list[bytes] = []
+    lines = 1
+    with path.open("rb") as file:
+        while chunk := file.read(_CHUNK):
+            nul = chunk.find(b"\0")
+            if nul >= 0:
+                line = lines + chunk.count(b"\n", 0, nul)
+                offset = sum(map(len, chunks)) + nul
+                raise DataError(
+                    f"{path}:{line}: a NUL byte (offset {offset}): this is a binary file, not "
+                    "CSV text; save the data as comma-separated text"
+                )
+            lines += chunk.count(b"\n")
+            chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def read_table(path: str | Path, *, header: bool | None = None, min_columns: int = 1) -> Table:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from odedsl import machine
 from odedsl.data.errors import DataError, DataFileNotFoundError
 from odedsl.data.idx import read_idx
 
@@ -25,7 +26,7 @@ VALIDATION_SHARE = 12
 
 def _find(root: Path, name: str) -> Path:
     for candidate in (root / name, root / f"{name}.gz"):
-        if candidate.is_file():
+        if candidate.exists():  # a directory or device of that name is refused by read_idx
             return candidate
     raise DataFileNotFoundError(
         f"MNIST: {name} (or {name}.gz) not found in {root}; the folder must hold "
@@ -38,9 +39,10 @@ def mnist(*, split: str, n: int | None, root: str | Path) -> dict[str, np.ndarra
     """The ``split`` part of MNIST read from the IDX files in ``root``."""
     root = Path(root)
     if not root.is_dir():
+        what = "a file" if root.is_file() else machine.special_kind(root) or "not found"
         raise DataFileNotFoundError(
-            f"MNIST: `root` {str(root)!r} is not a folder; point it at the folder holding the "
-            "IDX files (train-images-idx3-ubyte[.gz], ...)"
+            f"MNIST: `root` {str(root)!r} is not a folder ({what}); point it at the folder "
+            "holding the IDX files (train-images-idx3-ubyte[.gz], ...)"
         )
     stem = FILE_STEMS[split]
     image_path = _find(root, f"{stem}-images-idx3-ubyte")

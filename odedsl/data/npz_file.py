@@ -15,6 +15,7 @@ stays off).
 
 from __future__ import annotations
 
+import math
 import zipfile
 from pathlib import Path
 
@@ -22,7 +23,8 @@ import numpy as np
 
 from odedsl.data.arguments import suggestion
 from odedsl.data.csv_file import Series
-from odedsl.data.errors import DataError, DataFileNotFoundError
+from odedsl.data.errors import DataError
+from odedsl.data.paths import require_file, require_memory
 
 
 def first_non_finite(path: Path, values: np.ndarray, what: str) -> None:
@@ -37,8 +39,7 @@ def first_non_finite(path: Path, values: np.ndarray, what: str) -> None:
 
 
 def _open(path: Path) -> np.lib.npyio.NpzFile:
-    if not path.is_file():
-        raise DataFileNotFoundError(f"NPZ: file {str(path)!r} not found (check `path`)")
+    require_file(path, "NPZ", "path")
     try:
         archive = np.load(path, allow_pickle=False)
     except (zipfile.BadZipFile, ValueError, OSError) as error:
@@ -46,6 +47,27 @@ def _open(path: Path) -> np.lib.npyio.NpzFile:
     if not isinstance(archive, np.lib.npyio.NpzFile):
         raise DataError(f"{path}: holds a single .npy array, not an .npz archive; use np.savez")
     return archive
+
+
+def _require_memory(path: Path, archive: np.lib.npyio.NpzFile, key: str) -> None:
+    """Refuse array ``key`` before loading it when its declared shape (read from its header)
+    and the float64 copy of it do not fit in the memory available."""
+    names = archive.zip.namelist()
+    with archive.zip.open(f"{key}.npy" if f"{key}.npy" in names else key) as member:
+        version = np.lib.format.read_magic(member)
+        read_header = (
+            np.lib.format.read_array_header_1_0
+            if version == (1, 0)
+            else np.lib.format.read_array_header_2_0
+        )
+        shape, _, dtype = read_header(member)
+    count = math.prod(shape)
+    require_memory(
+        path,
+        count * (dtype.itemsize + 8),
+        f"array {key!r} of shape {shape} ({dtype}, then as float64)",
+        "use a smaller array, or split it into several files",
+    )
 
 
 def npz_arrays(path: str | Path, names: dict[str, str]) -> dict[str, np.ndarray]:
@@ -60,6 +82,7 @@ def npz_arrays(path: str | Path, names: dict[str, str]) -> dict[str, np.ndarray]
                     f"{path}: no array named {key!r}{hint}; it holds " + ", ".join(archive.files)
                 )
             try:
+                _require_memory(path, archive, key)
                 values = archive[key]
             except (ValueError, OSError, zipfile.BadZipFile) as error:
                 raise DataError(f"{path}: array {key!r} cannot be read ({error})") from error

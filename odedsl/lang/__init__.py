@@ -27,8 +27,8 @@ __all__ = [
 
 
 def check(path_or_text: str | os.PathLike[str]) -> CheckedModel:
-    """Check a spec given as a path (a ``PathLike``, or a ``str`` without a newline) or as
-    its text (a ``str`` holding a newline)."""
+    """Check a spec given as a path (a ``PathLike``, or a ``str`` without a line end) or as
+    its text (a ``str`` holding a line end: LF, CR LF or CR)."""
     return check_source(load_source(path_or_text))
 
 
@@ -39,7 +39,7 @@ def check_text(text: str, path: str = "<string>") -> CheckedModel:
 
 def load_source(path_or_text: str | os.PathLike[str]) -> Source:
     """The spec's source; a file that cannot be spec text raises :class:`SpecError`."""
-    if isinstance(path_or_text, str) and "\n" in path_or_text:
+    if isinstance(path_or_text, str) and ("\n" in path_or_text or "\r" in path_or_text):
         return Source(path_or_text)
     path = os.fspath(path_or_text)
     try:

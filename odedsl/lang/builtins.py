@@ -611,6 +611,10 @@ def applies_to(option: str, method: str) -> bool:
     return True
 
 
+PER_ROW_METHODS: tuple[str, ...] = ("bosh3", "dopri5", "tsit5")
+"""Methods that can give every example of a batch its own step size (`batch = :independent`):
+adaptive Runge–Kutta pairs whose dense output needs no extra stages."""
+BATCH_MODES: tuple[str, ...] = ("joint", "independent")
 GRADIENTS: tuple[str, ...] = ("adjoint", "direct", "checkpoint")
 TRACES: tuple[str, ...] = ("auto", "symbolic", "exact", "hutchinson")
 EXACT_TRACE_MAX_DIM = 16
@@ -623,6 +627,13 @@ _EVAL_SOLVER_OPTIONS = (
     Arg("step_size", "number", None, bound="> 0", doc="step of fixed-step methods"),
     Arg("trace", "symbol", "auto", TRACES, doc="how a flow's divergence is computed"),
     Arg("max_num_steps", "int", 10000, bound="> 0", doc="steps before a solve fails"),
+    Arg(
+        "batch",
+        "symbol",
+        "joint",
+        BATCH_MODES,
+        doc="one step size for the batch (:joint) or one per example (:independent)",
+    ),
     Arg(
         "adams_mode",
         "symbol",

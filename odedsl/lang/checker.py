@@ -3,8 +3,6 @@ lets every section use the names the others define, then warn about what is neve
 
 from __future__ import annotations
 
-import sys
-from contextlib import contextmanager
 from dataclasses import replace
 
 from odedsl.errors import SpecError
@@ -26,13 +24,12 @@ from odedsl.lang.equations import DynamicsChecker
 from odedsl.lang.expressions import ExpressionChecker
 from odedsl.lang.inference import InferenceChecker
 from odedsl.lang.kinds import FLOW_KINDS, infer_kind, objectives
+from odedsl.lang.memory import warn_large
+from odedsl.lang.nesting import deep_recursion
 from odedsl.lang.options import check_solver, check_train
 from odedsl.lang.parser import parse
 from odedsl.lang.sections import Sections, collect_sections
 from odedsl.lang.source import Source, Span
-
-RECURSION_LIMIT = 20_000
-"""Deeply nested expressions (a sum of a thousand terms) are checked recursively."""
 
 
 def check_source(source: Source) -> ir.CheckedModel:
@@ -40,7 +37,7 @@ def check_source(source: Source) -> ir.CheckedModel:
     reporter = Reporter(source)
     checked: ir.CheckedModel | None = None
     try:
-        with _recursion_limit(RECURSION_LIMIT):
+        with deep_recursion():
             tree = parse(source, reporter)
             if tree is not None:
                 checked = _check(tree, Env.create(source, reporter))
@@ -51,20 +48,12 @@ def check_source(source: Source) -> ir.CheckedModel:
             Span(1, 1, 1, 1),
             help="split it into smaller definitions",
         )
+    if checked is not None and not reporter.has_errors:
+        warn_large(checked, reporter)
     diagnostics = reporter.sorted()
     if checked is None or reporter.has_errors:
         raise SpecError(diagnostics, render(diagnostics, source))
     return replace(checked, warnings=tuple(diagnostics))
-
-
-@contextmanager
-def _recursion_limit(limit: int):
-    previous = sys.getrecursionlimit()
-    sys.setrecursionlimit(max(previous, limit))
-    try:
-        yield
-    finally:
-        sys.setrecursionlimit(previous)
 
 
 def _check(model: nodes.Model, env: Env) -> ir.CheckedModel | None:
@@ -117,7 +106,8 @@ def _check(model: nodes.Model, env: Env) -> ir.CheckedModel | None:
     )
     if not has_ode:  # its `solver` was refused (E025): only the defaults stand
         sections = Sections({k: v for k, v in sections.blocks.items() if k != "solver"})
-    solvers = check_solver(env, sections, flow, flow_equation)
+    reads_time = ir.time_reading(dynamics) if has_ode and dynamics is not None else None
+    solvers = check_solver(env, sections, flow, flow_equation, reads_time)
     batch = (data.batch, data.batch_loc) if data.batch is not None else None
     fitting = objectives(kind, (o.distribution.family for o in likelihood), bool(param_priors))
     train = check_train(env, sections, kind, batch, ode=has_ode, fitting=fitting)  # type: ignore[arg-type]

@@ -32,6 +32,7 @@ CODES: dict[str, str] = {
     "E015": "unclosed block (missing `end`)",
     "E016": "text after the end of the model",
     "E017": "expression nested too deeply",
+    "E018": "unknown escape in a string",
     # sections
     "E020": "unknown section",
     "E021": "duplicate section",
@@ -89,12 +90,14 @@ CODES: dict[str, str] = {
     "E091": "invalid generator",
     # compiler
     "E100": "cannot be compiled",
+    "E101": "the model does not fit in memory",
     # warnings
     "W001": "unused parameter",
     "W002": "network never called",
     "W003": "unused data variable",
     "W004": "option has no effect",
     "W005": "unused constant or local",
+    "W006": "large model",
 }
 
 FILE_CODES = frozenset({"E001", "E002", "E003", "E004", "E005"})
@@ -304,14 +307,27 @@ def _render_one(diagnostic: Diagnostic, source: Source | None) -> str:
     return "\n".join(lines)
 
 
+MAX_EXCERPT = 100
+"""The most characters of a source line an excerpt shows: a longer line is cut around the
+culprit, with `…` where text is left out."""
+
+
 def _excerpt(source: Source, span: Span) -> list[str]:
     text = source.line(span.line).replace("\t", " ")
     end = span.end_column if span.end_line == span.line else len(text) + 1
+    start = span.column - 1  # 0-based
     width = max(1, end - span.column)
+    if len(text) > MAX_EXCERPT:
+        left = min(max(0, start - MAX_EXCERPT // 2), len(text) - MAX_EXCERPT)
+        right = left + MAX_EXCERPT
+        shown = ("…" if left else "") + text[left:right] + ("…" if right < len(text) else "")
+        start = start - left + (1 if left else 0)
+        width = max(1, min(width, MAX_EXCERPT - (start - (1 if left else 0))))
+        text = shown
     number = str(span.line)
     gutter = " " * len(number)
     return [
         f" {gutter} |",
         f" {number} | {text}",
-        f" {gutter} | {' ' * (span.column - 1)}{'^' * width}",
+        f" {gutter} | {' ' * start}{'^' * width}",
     ]

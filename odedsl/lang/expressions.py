@@ -49,14 +49,6 @@ class Context:
         return replace(self, locals={**self.locals, name: local})
 
 
-MAX_NESTING = 4000
-"""Expressions nested deeper are refused (E017) before Python's recursion limit is reached."""
-
-
-class _TooDeep(Exception):
-    """Raised through the nesting of an expression too deep to check."""
-
-
 _VALUE_ROLES: dict[str, ir.VarRole] = {"data": "data", "latent": "latent", "local": "local"}
 
 
@@ -64,32 +56,16 @@ class ExpressionChecker:
     def __init__(self, env: Env) -> None:
         self.env = env
         self.reporter = env.reporter
-        self.depth = 0
-        """How many calls of :meth:`check` are under way (nesting of the expression)."""
         self.reported_ranges: set[Span] = set()
         """Generator ranges already reported out of range (one message per range)."""
 
     # -- entry -----------------------------------------------------------------------------------
 
     def check(self, expr: nodes.Expr, ctx: Context, *, parts: bool = False) -> ir.Expr | None:
-        """The checked ``expr``; ``parts`` allows a value that is not one tensor (``chunk``)."""
-        self.depth += 1
-        try:
-            if self.depth > MAX_NESTING:
-                raise _TooDeep
-            checked = self._check(expr, ctx)
-        except _TooDeep:
-            if self.depth > 1:
-                raise
-            self.reporter.error(
-                "E017",
-                f"this expression is nested more than {MAX_NESTING} levels deep",
-                expr.loc,
-                help="split it into smaller definitions",
-            )
-            return None
-        finally:
-            self.depth -= 1
+        """The checked ``expr``; ``parts`` allows a value that is not one tensor (``chunk``).
+        The parser refused expressions nested deeper than ``odedsl.lang.nesting.MAX_NESTING``,
+        so this recursion stays within the checker's recursion limit."""
+        checked = self._check(expr, ctx)
         if checked is not None and checked.shape is None and not parts:
             self.reporter.error(
                 "E090",

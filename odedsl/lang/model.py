@@ -456,7 +456,8 @@ class SolverSettings:
     """Validated solver options with defaults. ``step_size`` is set for fixed-step methods.
     For flows, ``trace`` is the strategy that will be used (``symbolic``, ``exact`` or
     ``hutchinson``) and ``trace_reason`` why; for other models ``trace`` is None.
-    ``adams_mode`` (``pece`` or ``pec``) is read by ``:adams`` only."""
+    ``adams_mode`` (``pece`` or ``pec``) is read by ``:adams`` only. ``batch`` is ``joint``
+    (one step size for the batch) or ``independent`` (one per example)."""
 
     method: str
     adaptive: bool
@@ -468,6 +469,7 @@ class SolverSettings:
     trace: str | None
     trace_reason: str
     adams_mode: str = "pece"
+    batch: str = "joint"
 
 
 @dataclass(frozen=True)
@@ -575,6 +577,16 @@ class CheckedModel:
         return next(s for s in self.states if s.name == name)
 
 
+def time_reading(dynamics: Dynamics) -> Span | None:
+    """Where the dynamics first read the time (an equation or signal using ``t``, a
+    time-dependent parameter, a network given ``t``); None for autonomous dynamics."""
+    for item in (*dynamics.derivatives, *dynamics.signals):
+        for node in subexpressions(item.rhs):
+            if isinstance(node, Var) and node.role == "time":
+                return item.loc
+    return None
+
+
 def subexpressions(expr: Expr) -> list[Expr]:
     """``expr`` and every expression inside it, parents before children."""
     found: list[Expr] = []
@@ -588,3 +600,19 @@ def subexpressions(expr: Expr) -> list[Expr]:
             elif isinstance(value, tuple):
                 pending.extend(v for v in value if isinstance(v, Expr))
     return found
+
+
+def depth(expr: Expr) -> int:
+    """How deeply ``expr`` nests: 1 for a leaf, one more per enclosing operation (iterative:
+    no recursion limit)."""
+    deepest = 0
+    pending = [(expr, 1)]
+    while pending:
+        node, level = pending.pop()
+        deepest = max(deepest, level)
+        for value in vars(node).values():
+            if isinstance(value, Expr):
+                pending.append((value, level + 1))
+            elif isinstance(value, tuple):
+                pending.extend((v, level + 1) for v in value if isinstance(v, Expr))
+    return deepest

@@ -16,6 +16,7 @@ from odedsl.lang.builtins import (
     METHOD_SPECIFIC,
     METHODS,
     OPTIMIZERS,
+    PER_ROW_METHODS,
     SCHEDULES,
     SELECTION_OPTIONS,
     SOLVER_OPTIONS,
@@ -172,6 +173,29 @@ def _schedule(env: Env, expr: nodes.Expr) -> object:
 # -- rules the overrides share (odedsl.compiler.overrides) ----------------------------------------
 
 
+def per_row_problem(method: str, gradient: str, reads_time: Span | None) -> tuple[str, str] | None:
+    """Why `batch = :independent` cannot run (message, fix), or None when it can."""
+    if method not in PER_ROW_METHODS:
+        return (
+            f"`batch = :independent` needs a method that steps each example on its own "
+            f"({one_of(PER_ROW_METHODS, ':')}), not `:{method}`",
+            "use `method = :dopri5`, or `batch = :joint`",
+        )
+    if gradient == "checkpoint":
+        return (
+            "`batch = :independent` works with `gradient = :adjoint` or `:direct`, "
+            "not `:checkpoint`",
+            "use `gradient = :adjoint` (its backward pass is one joint solve)",
+        )
+    if reads_time is not None:
+        return (
+            f"`batch = :independent` needs dynamics that do not read the time, but line "
+            f"{reads_time.line} does (every example would be at its own time)",
+            "use `batch = :joint` for time-dependent dynamics",
+        )
+    return None
+
+
 def needs_step_size(method: str, step_size: float | None) -> bool:
     """Whether ``method`` is a fixed-step method left without a ``step_size`` (E083)."""
     return not METHODS[method] and step_size is None
@@ -198,10 +222,15 @@ def needs_validation(name: str, eval_every: int) -> str | None:
 
 
 def check_solver(
-    env: Env, sections: Sections, is_flow: bool, flow: tuple[ir.Derivative, ir.State] | None
+    env: Env,
+    sections: Sections,
+    is_flow: bool,
+    flow: tuple[ir.Derivative, ir.State] | None,
+    reads_time: Span | None = None,
 ) -> tuple[ir.SolverSettings, ir.SolverSettings] | None:
     """The training and the evaluation solver settings (None after an error). ``flow`` is the
-    flow's equation and state, when the model is a flow whose equation checked."""
+    flow's equation and state, when the model is a flow whose equation checked;
+    ``reads_time`` where the dynamics read the time (``ir.time_reading``)."""
     before = len(env.reporter.diagnostics)
     main = _read(env, sections.statements("solver"), SOLVER_OPTIONS, "solver")
     nested = [
@@ -215,10 +244,10 @@ def check_solver(
         return None
     if not is_flow and "trace" in main:
         _no_effect(env, main["trace"], "`trace` only applies to flows")
-    training = _solver(env, main, flow, set(main))
+    training = _solver(env, main, flow, set(main), reads_time)
     # Options inherited from the training settings that do not apply to the evaluation
     # method (say `step_size` under an adaptive `eval` method) are dropped silently.
-    evaluation = _solver(env, {**main, **overrides}, flow, set(overrides))
+    evaluation = _solver(env, {**main, **overrides}, flow, set(overrides), reads_time)
     if training is None or evaluation is None:
         return None
     return training, evaluation
@@ -229,6 +258,7 @@ def _solver(
     given: dict[str, _Given],
     flow: tuple[ir.Derivative, ir.State] | None,
     written_here: set[str],
+    reads_time: Span | None = None,
 ) -> ir.SolverSettings | None:
     """The settings from ``given``; warns of options in ``written_here`` that have no effect."""
     values = {name: arg.default for name, arg in SOLVER_OPTIONS.items()}
@@ -243,6 +273,12 @@ def _solver(
             help="add `step_size = 0.1` (say), or use an adaptive method such as `:dopri5`",
         )
         return None
+    if values["batch"] == "independent":
+        problem = per_row_problem(method, values["gradient"], reads_time)  # type: ignore[arg-type]
+        if problem is not None:
+            message, hint = problem
+            env.reporter.error("E081", message, given["batch"].statement.value.loc, help=hint)
+            return None
     for option in METHOD_SPECIFIC:
         if option in written_here and not applies_to(option, method):
             _no_effect(env, given[option], _NO_EFFECT[option].format(method=method))
@@ -264,6 +300,7 @@ def _solver(
         trace,
         reason,
         values["adams_mode"],  # type: ignore[arg-type]
+        values["batch"],  # type: ignore[arg-type]
     )
 
 

@@ -19,8 +19,9 @@ from lark.parsers.lalr_interactive_parser import InteractiveParser
 from lark.visitors import Transformer_NonRecursive
 
 from odedsl.lang import nodes
-from odedsl.lang.diagnostics import Note, Reporter
+from odedsl.lang.diagnostics import Note, Reporter, one_of
 from odedsl.lang.lexer import TokenStream, continues, tokenize
+from odedsl.lang.nesting import MAX_NESTING, too_deep
 from odedsl.lang.source import MAX_SPEC_BYTES, Source, Span, too_large
 
 
@@ -97,6 +98,15 @@ def parse(source: Source, reporter: Reporter) -> nodes.Model | None:
     if tree is None or reporter.errors_since(before):
         return None
     model = _ToNodes(reporter).transform(tree)
+    for expr, depth in too_deep(model):
+        reporter.error(
+            "E017",
+            f"this expression is nested {depth} levels deep; odedsl checks and compiles "
+            f"expressions up to {MAX_NESTING} levels",
+            expr.loc,
+            help="split it into smaller definitions: name its parts in `constants`, or as "
+            "`name = ...` in its section",
+        )
     return None if reporter.errors_since(before) else model
 
 
@@ -368,15 +378,32 @@ def _loc(meta: object) -> Span:
     return Span.of(meta)
 
 
-def _unescape(text: str) -> str:
-    body = text[1:-1]
-    escapes = {"n": "\n", "t": "\t", '"': '"', "\\": "\\"}
+ESCAPES = {"n": "\n", "t": "\t", '"': '"', "\\": "\\"}
+"""The escapes a string may hold: `\\n`, `\\t`, `\\"` and `\\\\`."""
+
+
+def _unescape(token: Token, reporter: Reporter) -> str:
+    """The text of a STRING token, its escapes resolved; an unknown escape is reported (E018)
+    at its backslash, never read as the character after it."""
+    body = token.value[1:-1]
     out: list[str] = []
     index = 0
     while index < len(body):
         char = body[index]
         if char == "\\" and index + 1 < len(body):
-            out.append(escapes.get(body[index + 1], body[index + 1]))
+            escape = body[index + 1]
+            if escape not in ESCAPES:
+                column = token.column + 1 + index
+                shown = escape if escape.isprintable() else f"U+{ord(escape):04X}"
+                reporter.error(
+                    "E018",
+                    f"unknown escape `\\{shown}` in a string",
+                    Span(token.line, column, token.line, column + 2),
+                    help="the escapes are "
+                    + one_of(["\\" + e for e in ESCAPES])
+                    + "; write a backslash as `\\\\`, and `/` between the folders of a path",
+                )
+            out.append(ESCAPES.get(escape, escape))
             index += 2
         else:
             out.append(char)
@@ -497,7 +524,7 @@ class _ToNodes(Transformer_NonRecursive):
         return nodes.Number(_loc(meta), value)
 
     def string(self, meta, children):
-        return nodes.String(_loc(meta), _unescape(children[0].value))
+        return nodes.String(_loc(meta), _unescape(children[0], self.reporter))
 
     def symbol(self, meta, children):
         return nodes.Symbol(_loc(meta), children[0].value)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from functools import cached_property
-from pathlib import Path
+
+from odedsl.machine import special_kind
 
 MAX_SPEC_BYTES = 1 << 18
 """Specs larger than this (256 KiB, some 9,000 lines) are refused before lexing: a spec
@@ -35,12 +37,24 @@ class Span:
         return f"{self.line}:{self.column}"
 
 
+_LINE_END = re.compile(r"\r\n?")
+
+
+def normalize_line_ends(text: str) -> str:
+    """``text`` with every line end (CR LF as on Windows, a lone CR as on classic Mac OS, LF)
+    written LF: the lexer and every position count lines by LF."""
+    return _LINE_END.sub("\n", text) if "\r" in text else text
+
+
 @dataclass(frozen=True)
 class Source:
-    """The text of one spec and the path it is reported under."""
+    """The text of one spec (its line ends made LF) and the path it is reported under."""
 
     text: str
     path: str = "<string>"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "text", normalize_line_ends(self.text))
 
     @cached_property
     def lines(self) -> list[str]:
@@ -72,16 +86,22 @@ class SourceReadError(Exception):
 
 def read_spec_file(path: str | os.PathLike[str]) -> Source:
     """Read a spec file, refusing (with :class:`SourceReadError`) files that cannot be spec text:
-    missing or unreadable (E001), binary (E002), not UTF-8 (E003), too large (E004)."""
+    missing, unreadable or not a regular file (E001: a directory, a FIFO, a device such as
+    /dev/zero, checked before opening), binary (E002), not UTF-8 (E003), too large (E004: at
+    most :data:`MAX_SPEC_BYTES` are ever read)."""
     name = os.fspath(path)
-    file = Path(name)
+    kind = special_kind(name)
+    if kind is not None:
+        raise SourceReadError(
+            "E001",
+            f"cannot read the spec: it is {kind}, not a file; give the path of a spec file "
+            "(a text file such as `model.ode`)",
+        )
     try:
-        size = file.stat().st_size
-        if file.is_dir():
-            raise SourceReadError("E001", "cannot read the spec: it is a directory")
-        if size > MAX_SPEC_BYTES:
-            raise SourceReadError("E004", too_large(size))
-        data = file.read_bytes()
+        with open(name, "rb") as file:
+            data = file.read(MAX_SPEC_BYTES + 1)
+            if len(data) > MAX_SPEC_BYTES:
+                raise SourceReadError("E004", too_large(os.fstat(file.fileno()).st_size))
     except FileNotFoundError:
         raise SourceReadError("E001", "cannot read the spec: no such file") from None
     except PermissionError:
@@ -106,9 +126,9 @@ def decode_spec_bytes(data: bytes) -> str:
     try:
         return data.decode("utf-8").removeprefix("\ufeff")
     except UnicodeDecodeError as error:
-        before = data[: error.start]
-        line = before.count(b"\n") + 1
-        column = len(before[before.rfind(b"\n") + 1 :].decode("utf-8", "replace")) + 1
+        before = normalize_line_ends(data[: error.start].decode("utf-8", "replace"))
+        line = before.count("\n") + 1
+        column = len(before) - before.rfind("\n")
         raise SourceReadError(
             "E003",
             f"the spec is not UTF-8 text: byte 0x{data[error.start]:02x} at line {line}, "

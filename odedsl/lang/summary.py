@@ -246,6 +246,8 @@ def _solver(solver: ir.SolverSettings, *, gradient: bool = True) -> str:
         steps = f"step {number(solver.step_size)}"
     if solver.method == "adams":
         steps += f", {solver.adams_mode.upper()}"
+    if solver.batch == "independent":
+        steps += ", one step size per example"
     how = f", gradient :{solver.gradient}" if gradient else ""
     return f":{solver.method}, {steps}{how}, at most {solver.max_num_steps} steps"
 

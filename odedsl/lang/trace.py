@@ -13,6 +13,12 @@ from odedsl.lang.diagnostics import Note, Reporter
 from odedsl.lang.shapes import numel
 from odedsl.lang.source import Span
 
+SYMBOLIC_MAX_DEPTH = 50
+"""Dynamics nested deeper than this have no symbolic trace: sympy differentiates and shares
+subexpressions recursively, in time that grows fast with the depth (`tanh(` nested 50 deep
+takes seconds, 100 deep about 20 s). `:auto` takes the exact or Hutchinson trace instead, and
+`:symbolic` is refused (E084)."""
+
 
 def network_on_state(rhs: ir.Expr) -> ir.NetworkCall | None:
     """The first network call whose arguments depend on the state, if any."""
@@ -47,8 +53,25 @@ def choose_trace(
             else [],
         )
         return None
+    nesting = ir.depth(derivative.rhs)
+    if requested == "symbolic" and nesting > SYMBOLIC_MAX_DEPTH:
+        reporter.error(
+            "E084",
+            f"`trace = :symbolic` differentiates the dynamics symbolically, which takes "
+            f"expressions at most {SYMBOLIC_MAX_DEPTH} levels deep; this one is {nesting}",
+            derivative.rhs.loc,
+            help=f"use `trace = :auto` (here: {_fallback(size)}), `:exact` or `:hutchinson`",
+        )
+        return None
     if requested != "auto":
         return requested, f"requested by `trace = :{requested}`"
+    if blocker is None and nesting > SYMBOLIC_MAX_DEPTH:
+        trace = "exact" if size is not None and size <= EXACT_TRACE_MAX_DIM else "hutchinson"
+        return (
+            trace,
+            f"the dynamics nest {nesting} levels deep, more than the symbolic trace's "
+            f"{SYMBOLIC_MAX_DEPTH}: {_fallback(size)}",
+        )
     if blocker is None:
         return (
             "symbolic",

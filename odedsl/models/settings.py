@@ -16,7 +16,8 @@ class SolverSettings:
     """The arguments of :func:`odedsl.solve` that a model fixes once.
 
     ``options`` holds the method's options (``step_size`` for fixed-step methods, ...);
-    ``gradient`` is ``"direct"``, ``"adjoint"`` or ``"checkpoint"``.
+    ``gradient`` is ``"direct"``, ``"adjoint"`` or ``"checkpoint"``; ``per_sample`` gives
+    every row of the batch its own step size (``batch = :independent``).
     """
 
     method: str = "dopri5"
@@ -24,6 +25,7 @@ class SolverSettings:
     atol: float = 1e-5
     gradient: str = "adjoint"
     options: Mapping[str, Any] = field(default_factory=dict)
+    per_sample: bool = False
 
     def with_(self, **changes: Any) -> SolverSettings:
         """A copy with ``changes`` applied (e.g. ``rtol=1e-7``)."""
@@ -40,4 +42,5 @@ class SolverSettings:
             atol=self.atol,
             options=dict(self.options),
             gradient=self.gradient,
+            per_sample=self.per_sample,
         )

@@ -62,6 +62,7 @@ class _Settings:
     adjoint_norm: str | Callable[[tuple[Tensor, ...]], Tensor]
     adjoint_callbacks: Mapping[str, Callable]
     stats: SolverStats
+    per_sample: bool = False
 
 
 class _AugmentedDynamics:
@@ -131,6 +132,7 @@ class _AdjointSolve(torch.autograd.Function):
                 atol=settings.atol,
                 options=settings.options,
                 stats=settings.stats,
+                per_sample=settings.per_sample,
             )
         ctx.settings = settings
         ctx.params = params
@@ -249,12 +251,15 @@ def adjoint_solve(
     adjoint_norm: str | Callable[[tuple[Tensor, ...]], Tensor] = "seminorm",
     adjoint_callbacks: Mapping[str, Callable] | None = None,
     stats: SolverStats,
+    per_sample: bool = False,
 ) -> Tensor:
     """Solve ``dy/dt = func(t, y)`` at the times ``t``, with gradients by the adjoint method.
 
     Returns ys of shape (len(t), *y0.shape), differentiable with respect to ``y0``, ``t`` and
     those of ``adjoint_params`` that require grad. The backward pass adds its evaluations
-    to ``stats.nfe_backward``.
+    to ``stats.nfe_backward``. ``per_sample`` steps each row on its own in the forward
+    solve; the backward pass is one joint solve of the whole batch either way (a per-row
+    parameter adjoint would hold one copy of every parameter per row).
     """
     params = differentiable_params(adjoint_params)
     settings = _Settings(
@@ -270,5 +275,6 @@ def adjoint_solve(
         adjoint_norm=adjoint_norm,
         adjoint_callbacks=adjoint_callbacks or {},
         stats=stats,
+        per_sample=per_sample,
     )
     return _AdjointSolve.apply(settings, y0, t, *params)

@@ -26,7 +26,7 @@ from .compat import (
 from .integrate import integrate, solver_class
 from .options import suggestion
 from .solution import Solution, SolverStats
-from .tuples import TupleFunc, TupleLayout
+from .tuples import RowTupleLayout, TupleFunc, TupleLayout
 
 GRADIENT_METHODS = ("direct", "adjoint", "checkpoint")
 ADJOINT_NORMS = ("seminorm", "full")
@@ -52,6 +52,7 @@ def solve(
     adjoint_options: Mapping[str, Any] | None = None,
     adjoint_norm: str | Callable[[tuple[Tensor, ...]], Tensor] = "seminorm",
     checkpoints: int | None = None,
+    per_sample: bool = False,
 ) -> Solution:
     """Solve ``dy/dt = func(t, y)``, ``y(t[0]) = y0`` at the times ``t``.
 
@@ -67,13 +68,20 @@ def solve(
     warning; unknown names are refused. ``func.callback_step`` (and ``callback_accept_step``,
     ``callback_reject_step``, their ``_adjoint`` forms) are called as torchdiffeq calls them.
     Returns a ``Solution`` with ``ys`` (shaped like ``odeint``'s result) and ``stats``.
+
+    ``per_sample=True`` treats ``y0``'s first axis as a batch of independent problems and
+    gives each row its own step size (accepted or rejected on its own; rows that are done stop
+    moving): ``func`` then receives ``t`` of shape ``(B, 1, ..., 1)``, one time per row, and
+    ``t`` may be ``(B, T)`` (each row its own output times; direct gradients). Adaptive
+    Runge–Kutta methods only; per-row counts in ``stats.info["per_row"]``. With
+    ``gradient="adjoint"`` the backward pass stays one joint solve of the whole batch.
     """
     if not callable(func):
         raise ValueError(f"func must be callable as func(t, y), got {type(func).__name__}")
     method = DEFAULT_METHOD if method is None else method
     solver_class(method)
-    layout, flat_y0 = _flatten_state(y0)
-    t = _check_times(t)
+    layout, flat_y0 = _flatten_state(y0, per_row=per_sample is True)
+    t = _check_per_row_times(t, flat_y0) if per_sample else _check_times(t)
     rtol = _check_tolerance("rtol", rtol if layout is None else layout.tolerance("rtol", rtol))
     atol = _check_tolerance("atol", atol if layout is None else layout.tolerance("atol", atol))
     for name, tol in (("rtol", rtol), ("atol", atol)):
@@ -82,13 +90,15 @@ def solve(
         raise ValueError("rtol and atol must not both be zero")
     options = screen_options(method, _check_options("options", options))
     gradient = _check_choice("gradient", gradient, GRADIENT_METHODS)
+    if per_sample:
+        _check_per_sample(per_sample, gradient, t)
     flat_func = func if layout is None else TupleFunc(func, layout)
     if layout is not None:
         norm = options.get("norm")
         options["norm"] = layout.mixed_norm if norm is None else layout.wrap_norm(norm)
     stats = SolverStats(info={"method": method})
     state_view = layout.unflatten if layout is not None else lambda flat: flat.view(y0.shape)
-    callbacks = callbacks_option(method, func_callbacks(func), state_view)
+    callbacks = callbacks_option(method, func_callbacks(func), state_view, per_sample=per_sample)
     if gradient == "direct":
         options.update(callbacks)
         ys = integrate(
@@ -100,6 +110,7 @@ def solve(
             atol=atol,
             options=options,
             stats=stats,
+            per_sample=per_sample,
         )
     else:
         adjoint = _adjoint_arguments(
@@ -124,7 +135,13 @@ def solve(
 
             adjoint_callbacks = func_callbacks(func, "_adjoint")
             ys = adjoint_solve(
-                flat_func, flat_y0, t, **common, **adjoint, adjoint_callbacks=adjoint_callbacks
+                flat_func,
+                flat_y0,
+                t,
+                **common,
+                **adjoint,
+                adjoint_callbacks=adjoint_callbacks,
+                per_sample=per_sample,
             )
         else:
             from .checkpoint import checkpoint_solve
@@ -133,7 +150,7 @@ def solve(
                 flat_func, flat_y0, t, **common, **adjoint, checkpoints=checkpoints
             )
     if layout is not None:
-        ys = layout.unflatten(ys, (len(t),))
+        ys = layout.unflatten(ys, (t.shape[-1],))
     return Solution(ys=ys, stats=stats)
 
 
@@ -211,8 +228,15 @@ def odeint_adjoint(
     ).ys
 
 
-def _flatten_state(y0: Any) -> tuple[TupleLayout | None, Tensor]:
-    """Check ``y0`` and flatten a tuple or complex state into one real tensor."""
+def _flatten_state(y0: Any, per_row: bool = False) -> tuple[TupleLayout | None, Tensor]:
+    """Check ``y0`` and flatten a tuple or complex state into one real tensor (row by row with
+    ``per_row``: every part then holds the batch on its first axis)."""
+    parts = y0 if isinstance(y0, tuple) else (y0,)
+    if per_row and any(isinstance(part, Tensor) and part.is_complex() for part in parts):
+        raise ValueError(
+            "y0: per_sample takes real states; pass a complex state as its real and imaginary "
+            "parts (torch.view_as_real), or solve it with per_sample=False"
+        )
     if isinstance(y0, Tensor):
         _check_state_tensor("y0", y0)
         if not y0.is_complex():
@@ -228,7 +252,16 @@ def _flatten_state(y0: Any) -> tuple[TupleLayout | None, Tensor]:
                 f"y0[{i}] is {part.dtype} on {part.device} but y0[0] is {y0[0].dtype} on "
                 f"{y0[0].device}; every part of a tuple state must share precision and device"
             )
-    layout = TupleLayout.of(y0)
+    if per_row:
+        rows = {part.shape[0] if part.ndim else None for part in y0}
+        if len(rows) != 1 or None in rows:
+            raise ValueError(
+                "y0: with per_sample every part of a tuple state must hold the batch on its "
+                f"first axis, with one size; got shapes {[tuple(p.shape) for p in y0]}"
+            )
+        layout = RowTupleLayout(tuple(part.shape for part in y0))
+    else:
+        layout = TupleLayout.of(y0)
     return layout, layout.flatten(y0)
 
 
@@ -269,6 +302,34 @@ def _check_times(t: Any) -> Tensor:
                 f"got {shown}"
             )
     return t
+
+
+def _check_per_row_times(t: Any, y0: Tensor) -> Tensor:
+    """Shared times ``(T,)`` or one row of times per problem, ``(B, T)``."""
+    if isinstance(t, Tensor) and t.ndim == 2:
+        if y0.ndim == 0 or t.shape[0] != y0.shape[0]:
+            raise ValueError(
+                f"t of shape {tuple(t.shape)}: per-row times need one row per problem "
+                f"(y0's first axis, {y0.shape[0] if y0.ndim else 'none'})"
+            )
+        for row in t:
+            _check_times(row)
+        return t
+    return _check_times(t)
+
+
+def _check_per_sample(per_sample: Any, gradient: str, t: Tensor) -> None:
+    if per_sample is not True:
+        raise ValueError(f"per_sample must be True or False, got {per_sample!r}")
+    if gradient == "checkpoint":
+        raise ValueError("per_sample: use gradient='direct' or 'adjoint' (not 'checkpoint')")
+    if t.ndim == 2 and gradient != "direct":
+        raise ValueError("t: per-row times (B, T) need gradient='direct'")
+    if t.requires_grad and torch.is_grad_enabled():
+        raise ValueError(
+            "t: gradients with respect to the output times are not available with per_sample; "
+            "pass t.detach(), or solve jointly (per_sample=False)"
+        )
 
 
 def _check_tolerance(name: str, tol: Any) -> float | Tensor:

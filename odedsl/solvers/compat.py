@@ -169,19 +169,25 @@ def func_callbacks(func: Any, suffix: str = "") -> dict[str, Callable]:
 
 
 def callbacks_option(
-    method: str, functions: Mapping[str, Callable], view: StateView, suffix: str = ""
+    method: str,
+    functions: Mapping[str, Callable],
+    view: StateView,
+    suffix: str = "",
+    per_sample: bool = False,
 ) -> dict[str, Any]:
     """``{"callbacks": StepCallbacks}`` for a method's options, or ``{}`` if there are none;
-    callbacks the method cannot call are left out with a warning (as torchdiffeq does)."""
+    callbacks the method cannot call (any, in per-row solves) are left out with a warning,
+    as torchdiffeq does."""
     from .integrate import solver_class
 
     if not functions:
         return {}
-    valid = getattr(solver_class(method), "valid_callbacks", frozenset())
+    valid = frozenset() if per_sample else getattr(solver_class(method), "valid_callbacks", ())
     invalid = [name for name in functions if name not in valid]
     if invalid:
         names = ", ".join(f"callback_{name}{suffix}" for name in invalid)
-        warnings.warn(f"method {method!r} does not call {names}; ignored", stacklevel=4)
+        who = "per-row (per_sample) solves do" if per_sample else f"method {method!r} does"
+        warnings.warn(f"{who} not call {names}; ignored", stacklevel=4)
     usable = {name: f for name, f in functions.items() if name in valid}
     return {"callbacks": StepCallbacks(usable, view)} if usable else {}
 

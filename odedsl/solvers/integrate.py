@@ -16,6 +16,7 @@ import torch
 from torch import Tensor
 
 from .control import Norm
+from .independent import independent_solver
 from .methods import SOLVERS
 from .options import check_option_names, suggestion
 from .solution import SolverStats
@@ -43,6 +44,7 @@ def integrate(
     options: Mapping[str, Any] | None,
     norm: Norm | None = None,
     stats: SolverStats,
+    per_sample: bool = False,
 ) -> Tensor:
     """Solve ``dy/dt = func(t, y)``, ``y(t[0]) = y0`` and return ``y`` at every time in ``t``.
 
@@ -51,16 +53,19 @@ def integrate(
     device. ``norm`` (or ``options["norm"]``) maps the scaled error, shaped like ``y0``, to a
     0-dim tensor (default RMS). Returns a tensor of shape ``(len(t), *y0.shape)``; ``stats``
     is updated in place. Differentiable with respect to ``y0``, parameters used by ``func``
-    and ``t``.
+    and ``t``. ``per_sample`` gives every row of the batch (``y0``'s first axis) its own step
+    size (``independent.IndependentRungeKuttaSolver``; ``t`` may then be ``(B, T)``).
     """
     cls = solver_class(method)
+    if per_sample:
+        cls = independent_solver(cls)
     options = dict(options or {})
     option_norm = options.pop("norm", None)
     norm = norm if norm is not None else option_norm
     known = getattr(cls, "option_names", None)
     if known is not None:
         check_option_names(options, known, method)
-    if len(t) == 1:
+    if t.shape[-1] == 1:
         return y0.unsqueeze(0).clone()
     time_gradient = torch.is_grad_enabled() and t.requires_grad
     start = _shift_start(func, y0, t, stats) if time_gradient else y0

@@ -110,6 +110,24 @@ class TupleLayout:
         )
 
 
+@dataclass(frozen=True)
+class RowTupleLayout(TupleLayout):
+    """A tuple state of a batch of independent problems (the batch on every part's first
+    axis), flattened row by row: ``(B, Σ n_i)``, so each row stays one problem."""
+
+    @property
+    def sizes(self) -> list[int]:
+        return [shape[1:].numel() for shape in self.shapes]
+
+    def flatten(self, parts: Sequence[Tensor]) -> Tensor:
+        return torch.cat([part.reshape(part.shape[0], -1) for part in parts], dim=-1)
+
+    def mixed_norm(self, flat: Tensor) -> Tensor:
+        """Per row, the largest RMS norm over the parts."""
+        pieces = torch.split(flat, self.sizes, dim=-1)
+        return torch.stack([p.square().mean(dim=-1).sqrt() for p in pieces]).amax(dim=0)
+
+
 class TupleFunc(nn.Module):
     """``func`` on the user's state (tuple or complex) as a function of the flat state (an
     ``nn.Module`` holding ``func``, so that its parameters are found)."""

@@ -99,6 +99,19 @@ def test_a_directory_is_not_a_spec(tmp_path, capsys) -> None:
     assert "error[E001]: cannot read the spec: it is a directory" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("kind", ["fifo", "device"])
+def test_special_files_are_refused_by_type_before_opening(tmp_path, capsys, kind) -> None:
+    # A FIFO blocked `odedsl check` until a writer came; /dev/zero was read for ever.
+    if kind == "fifo":
+        path, words = tmp_path / "spec.ode", "a FIFO (named pipe)"
+        os.mkfifo(path)
+    else:
+        path, words = Path("/dev/zero"), "a character device"
+    assert main(["check", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert f"{path}: error[E001]: cannot read the spec: it is {words}, not a file" in err
+
+
 def test_a_closed_output_pipe_stops_quietly() -> None:
     # `odedsl check spec | head -0`: the reader is gone before odedsl writes; like Unix tools,
     # odedsl stops without a message or traceback and exits 141 (128 + SIGPIPE).

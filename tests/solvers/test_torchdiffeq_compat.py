@@ -520,3 +520,11 @@ def test_checkpoint_replays_call_no_callbacks() -> None:
         )
     solution.ys.sum().backward()
     assert counts["step"] == 10 and counts["step_adjoint"] == 0
+
+
+def test_per_sample_solves_say_they_call_no_callbacks() -> None:
+    counts: dict = {}
+    with pytest.warns(UserWarning, match=r"per-row \(per_sample\) solves do not call"):
+        solution = solve(_counting_func(counts), _y0()[:, None], T, per_sample=True)
+    assert counts["step"] == 0
+    assert solution.ys.shape == (len(T), 2, 1)

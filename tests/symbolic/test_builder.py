@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import keyword
 import subprocess
 import sys
 
@@ -105,7 +106,7 @@ def test_network_calls_become_time_only_inputs_in_order(b):
     ]
 
 
-HOSTILE = ["__import__('os')", "os.system", "eval(1)", "a b", "1x", "", "w;import os", "for"]
+HOSTILE = ["__import__('os')", "os.system", "eval(1)", "a b", "1x", "", "w;import os"]
 
 
 @pytest.mark.parametrize("name", HOSTILE)
@@ -119,6 +120,13 @@ def test_hostile_names_are_rejected_everywhere(b, name):
     ):
         with pytest.raises(ValueError, match="plain identifier"):
             register()
+
+
+@pytest.mark.parametrize("name", ["for", "lambda", "None", "class", "torch", "print"])
+def test_python_keywords_and_builtins_are_names_like_any_other(name):
+    # A spec may call a parameter `lambda`: behind its prefix it is an ordinary identifier.
+    mangled = mangle("p_", name)
+    assert mangled == f"p_{name}" and mangled.isidentifier() and not keyword.iskeyword(mangled)
 
 
 def test_unicode_names_are_mangled_to_distinct_ascii():
