@@ -7,7 +7,8 @@ front end never pay for importing torch:
 - ``odedsl.solve``: the same solve, returning a ``Solution`` with ``.ys`` and ``.stats``.
 - ``odedsl.check``: parse and check a spec, raising ``odedsl.SpecError`` on bad input.
 - ``odedsl.compile``: a spec's model (an ``nn.Module``); ``odedsl.generated_code`` its code.
-- ``odedsl.train`` / ``odedsl.load`` / ``odedsl.evaluate``: a spec to a run folder and back.
+- ``odedsl.train`` / ``odedsl.resume`` / ``odedsl.load`` / ``odedsl.evaluate``: a spec to a run
+  folder, on, and back.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ _EXPORTS: dict[str, str] = {
     "compile": "odedsl.compiler",
     "generated_code": "odedsl.compiler",
     "train": "odedsl.workflow",
+    "resume": "odedsl.workflow",
     "load": "odedsl.workflow",
     "evaluate": "odedsl.workflow",
 }

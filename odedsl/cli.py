@@ -90,10 +90,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _report(error: Exception) -> int:
     """One clear message for an error the user can fix (exit 1); a bug keeps its traceback."""
     from odedsl.errors import OdedslError, SpecError
+    from odedsl.training.errors import RunError
 
     if isinstance(error, SpecError):
         print(error.rendered or str(error), file=sys.stderr)
         return 1
+    if isinstance(error, RunError):  # worded for the command line; 130 when interrupted
+        kind = "error: " if error.exit_status == 1 else ""
+        print(f"odedsl: {kind}{error.command}", file=sys.stderr)
+        return error.exit_status
     if isinstance(error, OdedslError | ValueError | OSError):
         print(f"odedsl: error: {error}", file=sys.stderr)
         return 1

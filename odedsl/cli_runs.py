@@ -62,7 +62,8 @@ def _threads(args: argparse.Namespace) -> None:
 
     import torch
 
-    threads = getattr(args, "threads", None) or 1
+    threads = getattr(args, "threads", None)
+    threads = 1 if threads is None else threads
     if threads < 1:
         raise UsageError(f"--threads {threads}: give at least 1")
     os.environ["OMP_NUM_THREADS"] = str(threads)  # inherited by data-parallel workers
@@ -77,15 +78,17 @@ def run_train(args: argparse.Namespace) -> int:
     if args.resume is None and args.spec is None:
         raise UsageError("give a SPEC to train, or --resume RUN to continue a run")
     _threads(args)
+    _check_nproc(args.nproc, args.force)
     common = {"nproc": args.nproc, "device": args.device, "stream": sys.stdout}
     if args.resume is not None:
         if args.set or args.seed is not None or args.out is not None:
             raise UsageError("--resume continues a run as it was: drop --set, --seed and --out")
         if args.spec is not None:
             workflow.require_same_spec(args.resume, args.spec)
-        workflow.resume(args.resume, steps=args.steps, epochs=args.epochs, **common)
+        folder = workflow.resume(args.resume, steps=args.steps, epochs=args.epochs, **common)
+        _next_commands(folder)
         return 0
-    workflow.train(
+    folder = workflow.train(
         args.spec,
         out=args.out,
         steps=args.steps,
@@ -94,7 +97,39 @@ def run_train(args: argparse.Namespace) -> int:
         overrides=_settings(args.set),
         **common,
     )
+    _next_commands(folder)
     return 0
+
+
+def _next_commands(folder: Path) -> None:
+    """Where the run is, and the commands that use it (from the process that wrote it)."""
+    import os
+
+    if os.environ.get("RANK", "0") != "0":
+        return
+    from odedsl.training import RunFolder
+
+    config = RunFolder(folder).read_config()
+    unit = "epochs" if config.epochs is not None else "steps"
+    longer = f"--{unit} {2 * (config.epochs or config.steps or 0)}"
+    print(f"run folder: {folder}")
+    print(f"next: odedsl eval {folder}  (the test metrics again; --set eval_rtol=1e-7)")
+    print(f"      odedsl plot {folder}  (redraw the pictures)")
+    print(f"      odedsl sample {folder} -n 1000 -o samples.npy  (flows, trajectory models)")
+    print(f"      odedsl train --resume {folder} {longer}  (train on)")
+
+
+def _check_nproc(nproc: int, force: bool) -> None:
+    from odedsl.training.memory import cores
+
+    if nproc < 1:
+        raise UsageError(f"--nproc {nproc}: give at least 1")
+    available = cores()
+    if nproc > available and not force:
+        raise UsageError(
+            f"--nproc {nproc}: more processes than the {available} cores here; give "
+            f"--nproc {available} or fewer, or add --force"
+        )
 
 
 def run_eval(args: argparse.Namespace) -> int:
@@ -219,7 +254,10 @@ def _add_train(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--seed", type=int, help="the random seed (default: the spec's)")
     parser.add_argument("--resume", metavar="RUN", help="continue the run in folder RUN")
     parser.add_argument("--device", choices=("cpu", "cuda"), help="where to train")
-    parser.add_argument("--nproc", type=int, default=1, help="data-parallel processes")
+    parser.add_argument(
+        "--nproc", type=int, default=1, help="data-parallel processes (at most the cores)"
+    )
+    parser.add_argument("--force", action="store_true", help="allow --nproc above the cores")
     parser.add_argument("--threads", type=int, help="torch threads per process (default 1)")
 
 

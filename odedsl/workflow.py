@@ -16,11 +16,12 @@ split is built and scored once, after training, from ``best.pt`` when there is o
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -36,12 +37,17 @@ from odedsl.compiler.runtime import check_data_files, data_files, data_root
 from odedsl.data import DataError, dataset
 from odedsl.data.files import file_for
 from odedsl.lang import load_source
+from odedsl.machine import available_memory, size
 from odedsl.models.distributions import FAMILIES
 from odedsl.models.observed import ObservedODE
 from odedsl.symbolic.names import mangle
-from odedsl.training import RunError, RunFolder, TrainingSetup, load_trained, run_training
+from odedsl.training import RunError, RunFolder, TrainingSetup, distributed, load_trained
 from odedsl.training.atomic import atomic_write_text
-from odedsl.training.run import BEST
+from odedsl.training.commands import check_device, train_run
+from odedsl.training.errors import RunInterrupted, TrainingError
+from odedsl.training.lock import run_lock
+from odedsl.training.memory import check_batch_memory
+from odedsl.training.run import BEST, FolderTaken, fresh_run
 
 OVERRIDES = "overrides.json"
 DATA_RECORD = "data.json"
@@ -74,10 +80,10 @@ def headline(model_or_spec: Any) -> str:
 
 
 def default_run_folder(spec_path: str | Path, root: Path = RUNS_ROOT) -> Path:
-    """``runs/<spec name>``, or ``runs/<spec name>-2``, ``-3``... when taken."""
+    """``runs/<spec name>``, or ``runs/<spec name>-2``, ``-3``... when taken (not empty)."""
     stem = Path(spec_path).stem
     candidate, number = root / stem, 1
-    while candidate.exists():
+    while RunFolder(candidate).contents() != "new":
         number += 1
         candidate = root / f"{stem}-{number}"
     return candidate
@@ -89,6 +95,8 @@ def _build(spec_text: str, overrides: Mapping[str, Any], root: str | None = None
     never the test split. ``root`` is the folder the spec's data paths start from."""
     model = compile(spec_text, **overrides)
     train = build_data(model.spec, "train", root=root)
+    # a second instance measures a step's memory: the probe must not touch the trained model
+    check_batch_memory(compile(spec_text, **overrides), train, distributed.current().world_size)
     validation = None
     if model.spec.train.eval_every:
         validation = build_data(model.spec, "validation", root=root)
@@ -124,12 +132,10 @@ def _require_validation(spec: Any) -> None:
         ) from None
 
 
-def _record_data(folder: Path, spec: Any) -> str:
-    """Write ``data.json``: the data folder and each data file's path and hash; the folder."""
-    root = str(data_root(spec))
+def _record_data(folder: Path, spec: Any, root: str) -> None:
+    """Write ``data.json``: the data folder ``root`` and each data file's path and hash."""
     record = {"root": root, "files": data_files(spec, root=root)}
     atomic_write_text(folder / DATA_RECORD, json.dumps(record, indent=2))
-    return root
 
 
 def _data_root(folder: Path) -> str | None:
@@ -171,8 +177,12 @@ def train(
     the folder. ``steps``/``epochs``/``seed`` and ``overrides`` (``{"rtol": 1e-3}``) replace
     the spec's values. With ``eval_every``, scores the validation split during training and
     keeps the best in ``best.pt``. Then evaluates the trained model (``best.pt`` when there is
-    one) on the test split, once (``eval.json``), and draws its pictures. Raises ``RunError``
-    when training fails or is interrupted."""
+    one) on the test split, once (``eval.json``), and draws its pictures.
+
+    The folder must be new or empty (a folder holding a run or other files is refused before
+    anything is written) and is locked while training (``RunLocked`` names the process that
+    holds it). Raises ``RunError`` with the cause and the checkpoint kept when training fails,
+    ``RunInterrupted`` (saying how to resume) at SIGINT or SIGTERM."""
     spec_text = load_source(Path(spec)).text
     changes = dict(overrides or {})
     for name, value in (("steps", steps), ("epochs", epochs), ("seed", seed)):
@@ -182,24 +192,54 @@ def train(
         changes.pop("epochs", None)
     if epochs is not None:
         changes.pop("steps", None)
+    check_device(device)
     model = compile(Path(spec), **changes)  # checks the spec and every override up front
     _require_validation(model.spec)
     config = train_config(model.spec, best_metric=headline(model))
     folder = Path(out) if out is not None else default_run_folder(spec)
-    folder.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(folder / OVERRIDES, json.dumps(changes, indent=2))
-    root = _record_data(folder, model.spec)
+    root = str(data_root(model.spec))
     build = functools.partial(_build, spec_text, changes, root)
-    status = run_training(
-        build,
-        folder,
-        config=config,
-        spec_text=spec_text,
-        nproc=nproc,
-        device=device,
-        stream=stream,
-    )
-    return _finish(folder, status, stream)
+    arguments = {"config": config, "spec_text": spec_text, "nproc": nproc, "device": device}
+    if not _writes_runs():
+        return _finish(folder, train_run(build, folder, stream=stream, **arguments), stream)
+    with _fresh(folder):  # refused before anything is written unless new or empty
+        atomic_write_text(folder / OVERRIDES, json.dumps(changes, indent=2))
+        _record_data(folder, model.spec, root)
+        return _finish(folder, _training(build, folder, stream=stream, **arguments), stream)
+
+
+def _writes_runs() -> bool:
+    """Whether this process writes run folders: all but torchrun's processes of rank > 0."""
+    return os.environ.get("RANK", "0") == "0"
+
+
+@contextlib.contextmanager
+def _fresh(folder: Path) -> Iterator[None]:
+    """``fresh_run``, its refusals worded for ``odedsl.train`` and for ``odedsl train``."""
+    try:
+        with fresh_run(folder):
+            yield
+    except FolderTaken as taken:
+        if taken.contents == "run":
+            head = f"{folder}: already holds a run; continue it with "
+            raise RunError(
+                f"{head}odedsl.resume({str(folder)!r}), or train into another folder (out=...)",
+                command=f"{head}`odedsl train --resume {folder}`, or train into another "
+                "folder (--out)",
+            ) from None
+        head = str(taken).removesuffix("train into a new or empty folder")
+        raise RunError(
+            f"{head}train into a new or empty folder (out=...)",
+            command=f"{head}train into a new or empty folder (--out)",
+        ) from None
+
+
+def _training(build: Any, folder: Path, **arguments: Any) -> str:
+    """``train_run``, a failed step said as such: the cause, and the checkpoint kept."""
+    try:
+        return train_run(build, folder, **arguments)
+    except TrainingError as error:
+        raise RunError(f"{folder}: training failed: {error}") from error
 
 
 def resume(
@@ -211,17 +251,18 @@ def resume(
     device: str | None = None,
     stream: TextIO | None = None,
 ) -> Path:
-    """Continue the run in ``run`` until it has taken ``steps`` (or ``epochs``) in all."""
+    """Continue the run in ``run`` until it has taken ``steps`` (or ``epochs``) in all; the
+    run is locked meanwhile, and failures and interrupts are raised as by :func:`train`."""
+    check_device(device)
     folder = _run_folder(run)
     spec_text = RunFolder(folder).read_spec()
     if spec_text is None:
         raise RunError(f"{folder / 'spec.ode'}: missing; the run kept no spec to resume from")
     build = functools.partial(_build, spec_text, _overrides(folder), _data_root(folder))
     length = steps if steps is not None else epochs
-    status = run_training(
-        build, folder, resume=True, length=length, nproc=nproc, device=device, stream=stream
-    )
-    return _finish(folder, status, stream)
+    arguments = {"resume": True, "length": length, "nproc": nproc, "device": device}
+    with run_lock(folder) if _writes_runs() else contextlib.nullcontext():
+        return _finish(folder, _training(build, folder, stream=stream, **arguments), stream)
 
 
 def require_same_spec(run: str | Path, spec: str | Path) -> None:
@@ -234,12 +275,15 @@ def require_same_spec(run: str | Path, spec: str | Path) -> None:
         )
 
 
-def _finish(folder: Path, status: int, stream: TextIO | None) -> Path:
-    if status == 130:
-        raise RunError(f"{folder}: training interrupted; the checkpoint is saved (--resume)")
-    if status != 0:
-        raise RunError(f"{folder}: training failed; the last good checkpoint is kept")
-    if os.environ.get("RANK", "0") != "0":
+def _finish(folder: Path, status: str, stream: TextIO | None) -> Path:
+    if status == "interrupted":
+        summary = RunFolder(folder).read_summary() or {}
+        head = f"{folder}: training interrupted at step {summary.get('step')}, its checkpoint saved"
+        raise RunInterrupted(
+            f"{head}; continue with odedsl.resume({str(folder)!r})",
+            command=f"{head}; continue with `odedsl train --resume {folder}`",
+        )
+    if not _writes_runs():
         return folder  # one of torchrun's processes: rank 0 evaluates and draws
     model, metadata = _load(folder, "best")
     test = _data(folder, model)  # the first time training's data includes the test split
@@ -254,11 +298,20 @@ def _finish(folder: Path, status: int, stream: TextIO | None) -> Path:
     return folder
 
 
+UNITS = {
+    "nll": " nats",
+    "kl": " nats (up to log Z)",
+    "test_error": " (a fraction of the test examples)",
+    "rmse": " (in the data's units)",
+}
+"""The units :func:`_describe` gives the figures of ``eval.json`` in."""
+
+
 def _describe(results: Mapping[str, Any]) -> str:
     """``evaluation on test (best.pt, step 400: best validation nll 1.25): nll 1.21, ...``."""
     where = ("split", "checkpoint", "step", "selected_by", "parameters")
     parts = [
-        f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
+        f"{k} {v:.4g}{UNITS.get(k, '')}" if isinstance(v, float) else f"{k} {v}"
         for k, v in results.items()
         if k not in where
     ]
@@ -418,7 +471,9 @@ def sample(run: str | Path, n: int, *, seed: int = 0) -> np.ndarray:
     """``n`` samples of a trained model, as a numpy array: a flow's (n, *event shape); a
     trajectory model's observations at ``SAMPLE_POINTS`` times from t0 to the test split's
     last time, (n, times, *event shape), from its own start or, when it starts from each
-    series, from the first test series (:func:`sample_times` gives the times)."""
+    series, from the first test series (:func:`sample_times` gives the times). Drawn
+    ``SAMPLE_CHUNK`` at a time from one generator; refused (``RunError``) when the samples
+    would not fit in free memory."""
     if n < 1:
         raise ValueError(f"n must be a positive number of samples, got {n}")
     model = load(run)
@@ -432,22 +487,49 @@ def sample(run: str | Path, n: int, *, seed: int = 0) -> np.ndarray:
         test = _data(Path(run), model)
         times = sample_times(model, test)
         if not model.initial_reads:
-            return model.sample(n, times, generator=generator).cpu().numpy()
+            return _in_chunks(lambda k: model.sample(k, times, generator=generator), n)
         observation = next(o for o in model.observations if o.series)
         first = {key: test[key][:1] for key in (observation.times, observation.value)}
-        drawn = model.sample(
-            n,
-            times,
-            x_obs=first[observation.value],
-            ts_obs=first[observation.times],
-            generator=generator,
-        )
-        return drawn[:, 0].cpu().numpy()
+
+        def from_series(count: int) -> torch.Tensor:
+            x_obs, ts_obs = first[observation.value], first[observation.times]
+            drawn = model.sample(count, times, x_obs=x_obs, ts_obs=ts_obs, generator=generator)
+            return drawn[:, 0]
+
+        return _in_chunks(from_series, n)
     if not hasattr(model, "sample"):
         raise RunError(f"{run}: a {model.spec.kind} model has no samples; `sample` is for flows")
+    return _in_chunks(lambda k: model.sample(k, generator=generator), n)
+
+
+SAMPLE_CHUNK = 8192
+"""How many samples :func:`sample` draws at once."""
+
+
+def _in_chunks(draw: Callable[[int], torch.Tensor], n: int) -> np.ndarray:
+    """``n`` draws of ``draw(count)``, ``SAMPLE_CHUNK`` at a time, into one array; refused
+    when the array would exceed free memory (measured from the first chunk)."""
     with torch.no_grad():
-        drawn = model.sample(n, generator=generator)
-    return drawn.cpu().numpy()
+        first = draw(min(n, SAMPLE_CHUNK)).cpu().numpy()
+        if n <= len(first):
+            return first
+        need = first.nbytes / len(first) * n
+        free = available_memory()
+        if free is not None and need > free:
+            fits = int(free // (first.nbytes / len(first)))
+            message = (
+                f"{n}: the samples would take {size(need)}, more than the "
+                f"{size(free)} of free memory; draw at most {fits} at a time"
+            )
+            raise RunError(f"n = {message}", command=f"-n {message}")
+        samples = np.empty((n, *first.shape[1:]), dtype=first.dtype)
+        samples[: len(first)] = first
+        done = len(first)
+        while done < n:
+            chunk = draw(min(SAMPLE_CHUNK, n - done)).cpu().numpy()
+            samples[done : done + len(chunk)] = chunk
+            done += len(chunk)
+    return samples
 
 
 SAMPLE_POINTS = 100
@@ -466,7 +548,8 @@ def plot(run: str | Path) -> list[Path]:
     samples beside data, the learned density and the flow from noise to data."""
     folder = _run_folder(run)
     model = load(folder)
-    return _draw(folder, model, _data(folder, model))
+    with run_lock(folder):
+        return _draw(folder, model, _data(folder, model))
 
 
 def _draw(folder: Path, model: nn.Module, test: Any) -> list[Path]:

@@ -199,25 +199,26 @@ def train_one(job: Mapping[str, Any]) -> dict[str, Any]:
     from odedsl.lang import load_source
     from odedsl.training import RunFolder, train
     from odedsl.training.rng import seed_everything
+    from odedsl.training.run import fresh_run
     from odedsl.workflow import OVERRIDES
 
     torch.set_num_threads(1)
     seed_everything(job["seed"])
     model, data, validation, test, config, changes = build(job)
     folder = Path(job["out"])
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / OVERRIDES).write_text(json.dumps(changes, indent=2))
     warm_up(model, data)
     clock = EpochClock(len(data))
-    train(
-        model,
-        data,
-        config,
-        folder,
-        spec_text=load_source(Path(job["spec"])).text,
-        eval_data=validation,
-        progress=clock,
-    )
+    with fresh_run(folder):  # a new or empty folder, locked; the overrides are the run's own
+        (folder / OVERRIDES).write_text(json.dumps(changes, indent=2))
+        train(
+            model,
+            data,
+            config,
+            folder,
+            spec_text=load_source(Path(job["spec"])).text,
+            eval_data=validation,
+            progress=clock,
+        )
     model.eval()
     final = model.evaluate(test)
     best = RunFolder(folder).read_checkpoint("best")

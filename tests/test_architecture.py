@@ -27,7 +27,7 @@ ALLOWED: dict[str, set[str]] = {
     "symbolic": {"errors"},
     "solvers": {"errors"},
     "data": {"errors", "machine"},
-    "training": {"errors"},
+    "training": {"errors", "machine"},
     "nn": {"errors", "solvers", "symbolic"},
     "models": {"errors", "solvers", "training", "nn"},
     "plots": {"errors", "models"},

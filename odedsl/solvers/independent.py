@@ -132,7 +132,7 @@ class IndependentRungeKuttaSolver:
         t_now = t_out[:, 0].clone()
         y = self.y0.reshape(batch, -1)
         ys = y[:, None].expand(-1, n_out, -1)
-        t_next = t_out[:, min(1, n_out - 1)]  # each row's next output time
+        outputs = _Outputs(t_out, direction)
         f0 = self._call(t_now.to(y.dtype), y)
         h = self._initial_step(t_now, y, f0, direction, (t_end - t_now).abs())
         n_stages = tableau.n_stages
@@ -159,12 +159,9 @@ class IndependentRungeKuttaSolver:
                 err = hy * _weighted_sum(tableau.error, [k.detach() for k in stages])
                 ratio = self._error_ratio(err, y.detach(), y1.detach())
                 accept, h_next = self._control(ratio, hs.abs(), active, history)
-                due = accept & (direction * (t_next - t1) <= 0)
+                due = outputs.due(accept, t1)
                 if bool(due.any()):
-                    ys = self._fill(ys, t_out, accept, t_now, t1, hs, hy, y, y1, stages, direction)
-                    passed = (direction * (t_out - t1[:, None]) <= 0).sum(dim=1)
-                    later = t_out.gather(1, passed.clamp(max=n_out - 1)[:, None])[:, 0]
-                    t_next = torch.where(accept, later, t_next)
+                    ys = self._fill(ys, outputs, due, t_now, t1, hs, hy, y, y1, stages)
                 if tableau.fsal:
                     f1 = stages[-1]
                 else:
@@ -283,8 +280,8 @@ class IndependentRungeKuttaSolver:
     def _fill(
         self,
         ys: Tensor,
-        t_out: Tensor,
-        accept: Tensor,
+        outputs: _Outputs,
+        due: Tensor,
         t0: Tensor,
         t1: Tensor,
         hs: Tensor,
@@ -292,25 +289,22 @@ class IndependentRungeKuttaSolver:
         y: Tensor,
         y1: Tensor,
         stages: list[Tensor],
-        direction: float,
     ) -> Tensor:
-        """Write the outputs (``ys``: ``(B, T, n)``) inside each row's accepted step."""
-        inside = (
-            accept[:, None]
-            & (direction * (t_out - t0[:, None]) > 0)
-            & (direction * (t_out - t1[:, None]) <= 0)
-        )
-        columns = inside.any(dim=0).nonzero().flatten()
-        if len(columns) == 0:
-            return ys
-        inside = inside[:, columns, None]
-        times = t_out[:, columns]
-        theta = (times - t0[:, None]) / torch.where(accept, hs, 1.0)[:, None]
-        basis = theta.to(y.dtype)[..., None] ** self.powers  # (B, m, d + 1)
+        """Write into ``ys`` (``(B, T, n)``) every output inside the rows' accepted steps,
+        each row's next one per pass (usually a single pass)."""
         k = torch.stack(stages, dim=1)  # (B, S, n)
-        values = y[:, None] + hy[:, None] * ((basis @ self.poly) @ k)  # (B, m, n)
-        values = torch.where((times == t1[:, None])[..., None], y1[:, None], values)
-        return ys.index_copy(1, columns, torch.where(inside, values, ys[:, columns]))
+        step = torch.where(hs == 0.0, 1.0, hs)
+        while True:
+            times = outputs.next_time()
+            theta = ((times - t0) / step).to(y.dtype)
+            weights = (theta[:, None] ** self.powers) @ self.poly  # (B, S)
+            value = torch.addcmul(y, hy, (weights[:, None, :] @ k)[:, 0])
+            value = torch.where((times == t1)[:, None], y1, value)
+            rows = due.nonzero()[:, 0]
+            ys = ys.index_put((rows, outputs.index[rows]), value[rows])
+            due = outputs.advance(due, t1)
+            if not bool(due.any()):
+                return ys
 
     def _go_on(self, active: Tensor, attempts: Tensor, h: Tensor, t: Tensor, t_end: Tensor) -> bool:
         """Whether any row still moves; ``SolverError`` for a row at ``max_num_steps`` or
@@ -334,6 +328,34 @@ class IndependentRungeKuttaSolver:
             "Hint: that problem may be stiff, its solution may blow up, or rtol/atol are too "
             "small."
         )
+
+
+class _Outputs:
+    """Each row's output times and the index of its next one not yet written."""
+
+    def __init__(self, t_out: Tensor, direction: float) -> None:
+        self.t_out = t_out
+        self.direction = direction
+        self.last = t_out.shape[1] - 1
+        self.index = torch.ones(t_out.shape[0], dtype=torch.long, device=t_out.device)
+        self.index.clamp_(max=self.last)
+        self.left = torch.full_like(self.index, self.last > 0, dtype=torch.bool)
+        self._next = self.t_out[:, min(1, self.last)]
+
+    def next_time(self) -> Tensor:
+        return self._next
+
+    def due(self, accept: Tensor, t1: Tensor) -> Tensor:
+        """Rows whose accepted step reaches their next output time."""
+        return accept & self.left & (self.direction * (self._next - t1) <= 0)
+
+    def advance(self, written: Tensor, t1: Tensor) -> Tensor:
+        """Move the ``written`` rows on to their next output; the rows whose step also
+        reaches that one."""
+        self.left = self.left & ~(written & (self.index == self.last))
+        self.index = torch.where(written, (self.index + 1).clamp(max=self.last), self.index)
+        self._next = self.t_out.gather(1, self.index[:, None])[:, 0]
+        return written & self.left & (self.direction * (self._next - t1) <= 0)
 
 
 class _History:

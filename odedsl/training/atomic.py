@@ -1,9 +1,10 @@
 """Crash-safe file writes: a reader sees the old complete file or the new one, never a torn one.
 
-Each write goes to ``.<name>.partial`` in the same folder, is flushed and fsynced, renamed over
-the target with ``os.replace`` (atomic on POSIX and Windows) and the folder is fsynced so the
-rename itself survives a power cut. A writer killed midway leaves only the ``.partial`` file,
-which the next write of the same name overwrites.
+Each write goes to ``.<name>.<pid>.partial`` in the same folder (a name of the writing
+process's own, so two writers never share one), is flushed and fsynced, renamed over the target
+with ``os.replace`` (atomic on POSIX and Windows) and the folder is fsynced so the rename itself
+survives a power cut. A writer killed midway leaves only its ``.partial`` file, which
+:func:`partial_files` finds for removal.
 """
 
 from __future__ import annotations
@@ -17,8 +18,13 @@ import torch
 
 
 def partial_path(path: Path) -> Path:
-    """Where a write of ``path`` is staged."""
-    return path.with_name(f".{path.name}.partial")
+    """Where this process stages a write of ``path``."""
+    return path.with_name(f".{path.name}.{os.getpid()}.partial")
+
+
+def partial_files(path: Path) -> list[Path]:
+    """The staging files of ``path`` that writers (of any process) left behind."""
+    return sorted(path.parent.glob(f".{path.name}.*partial"))
 
 
 def _fsync_folder(folder: Path) -> None:

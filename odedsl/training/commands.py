@@ -1,5 +1,6 @@
-"""What the command line calls: ``run_training`` (``odedsl train``) and ``load_trained``
-(``odedsl eval``, ``sample``, ``plot`` and ``odedsl.load``).
+"""What the command line calls: ``train_run`` (``odedsl train``; ``run_training`` prints its
+errors and returns an exit status) and ``load_trained`` (``odedsl eval``, ``sample``, ``plot``
+and ``odedsl.load``).
 
 Both take the compilation step as a function, so this package stays ignorant of the language:
 ``build()`` returns a ``TrainingSetup`` for ``run_training``; ``compile(spec_text)`` returns the
@@ -8,6 +9,8 @@ model for ``load_trained``.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -21,10 +24,11 @@ from odedsl.training import distributed
 from odedsl.training.checkpoint import load_model_state
 from odedsl.training.config import TrainConfig
 from odedsl.training.errors import ConfigError, RunError
+from odedsl.training.lock import run_lock
 from odedsl.training.loop import train
 from odedsl.training.progress import ProgressBar
 from odedsl.training.rng import seed_everything
-from odedsl.training.run import RunFolder, load_run
+from odedsl.training.run import RunFolder, fresh_run, load_run
 
 EXIT_FAILED = 1
 EXIT_INTERRUPTED = 130
@@ -38,7 +42,18 @@ class TrainingSetup(NamedTuple):
     eval_data: Any = None
 
 
-def run_training(
+def run_training(build: Callable[[], TrainingSetup], out_dir: str | Path, **options: Any) -> int:
+    """:func:`train_run` (the same arguments) with errors printed to stderr: the exit status,
+    0 completed, 130 interrupted (checkpoint saved), 1 failed."""
+    try:
+        status = train_run(build, out_dir, **options)
+    except OdedslError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    return {"completed": 0, "interrupted": EXIT_INTERRUPTED}[status]
+
+
+def train_run(
     build: Callable[[], TrainingSetup],
     out_dir: str | Path,
     *,
@@ -49,44 +64,62 @@ def run_training(
     nproc: int = 1,
     device: str | None = None,
     stream: TextIO | None = None,
-) -> int:
-    """Trains, showing progress on ``stream`` (stdout); returns the exit status.
+) -> str:
+    """Trains, showing progress on ``stream`` (stdout); returns ``"completed"`` or
+    ``"interrupted"`` (by SIGINT or SIGTERM, the checkpoint saved), and raises an
+    ``OdedslError`` otherwise (``TrainingError`` when a step failed).
 
     A fresh run needs ``config``; ``resume=True`` reads the run's own configuration, trained
     to ``length`` (steps or epochs, as the run counts) in all when given. Every random stream is
     seeded from ``config.seed`` before ``build()``, so the initial parameters are reproducible.
     ``nproc > 1`` trains data-parallel in that many local processes (``build`` must then be
     picklable: a top-level function or a ``functools.partial`` of one), on their GPUs when there
-    are enough, else on CPU. ``device`` (one process) defaults to CUDA when available. Errors
-    are printed to stderr. Exit status: 0 completed, 130 interrupted (checkpoint saved), 1 failed.
+    are enough, else on CPU. ``device`` (one process) defaults to CUDA when available. The run
+    folder is locked while training (``odedsl.training.lock``); a fresh run starts only in a
+    new or empty folder (``odedsl.training.run.fresh_run``).
     """
     stream = stream if stream is not None else sys.stdout
-    try:
-        if resume:
-            config = RunFolder(out_dir).read_config()
-            config = config if length is None else config.with_length(length)
-        elif config is None:
-            raise ConfigError("a fresh run needs its training configuration (config)")
+    check_device(device)
+    if resume:
+        config = RunFolder(out_dir).read_config()
+        config = config if length is None else config.with_length(length)
+    elif config is None:
+        raise ConfigError("a fresh run needs its training configuration (config)")
+    writes = os.environ.get("RANK", "0") == "0"  # under torchrun only rank 0 writes the run
+    if not writes:
+        claim: Any = contextlib.nullcontext()
+    else:
+        claim = run_lock(out_dir) if resume else fresh_run(out_dir)
+    with claim:
         if nproc == 1 and distributed.launched_externally():  # one of torchrun's processes
             with distributed.joined_from_env():
                 arguments = (build, str(out_dir), config, spec_text, resume, None, stream)
-                status = _train_process(*arguments)
-        elif nproc == 1:
-            status = _train_process(build, str(out_dir), config, spec_text, resume, device, stream)
-        else:
-            arguments = (build, str(out_dir), config, spec_text, resume, device, None)
-            distributed.launch(nproc, _train_process, arguments)
-            summary = RunFolder(out_dir).read_summary() or {}
-            status = summary.get("status", "failed")
-    except OdedslError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_FAILED
-    except Exception as exc:  # a worker process failed; it printed its own message
+                return _train_process(*arguments)
         if nproc == 1:
-            raise
-        print(f"error: data-parallel training failed: {exc}", file=sys.stderr)
-        return EXIT_FAILED
-    return {"completed": 0, "interrupted": EXIT_INTERRUPTED}.get(status, EXIT_FAILED)
+            return _train_process(build, str(out_dir), config, spec_text, resume, device, stream)
+        arguments = (build, str(out_dir), config, spec_text, resume, device, None)
+        try:
+            distributed.launch(nproc, _train_process, arguments)
+        except Exception as exc:  # a worker process failed; it printed its own message
+            summary = RunFolder(out_dir).read_summary() or {}
+            cause = summary.get("message") if summary.get("status") == "failed" else exc
+            raise RunError(f"data-parallel training failed: {cause}") from exc
+        summary = RunFolder(out_dir).read_summary() or {}
+        if summary.get("status") not in ("completed", "interrupted"):
+            raise RunError(f"data-parallel training failed: {summary.get('message', 'no summary')}")
+        return summary["status"]
+
+
+def check_device(device: str | None) -> None:
+    """Refuse a device torch cannot train on here, before anything is written."""
+    if device is None or device == "cpu":
+        return
+    if str(device).startswith("cuda") and not torch.cuda.is_available():
+        why = "torch was built without CUDA" if torch.version.cuda is None else "no GPU is visible"
+        raise ConfigError(
+            f"device {device!r}: CUDA is not available ({why}); train on the CPU (device cpu, "
+            "or leave the device out)"
+        )
 
 
 def _train_process(

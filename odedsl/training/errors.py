@@ -10,7 +10,23 @@ class ConfigError(OdedslError, ValueError):
 
 
 class RunError(OdedslError):
-    """A run folder or checkpoint cannot be used; the message names the file and the problem."""
+    """A run folder or checkpoint cannot be used; the message names the file and the problem.
+
+    ``command`` is the same message as the command line words it (its flags instead of
+    Python's arguments), when they differ; ``exit_status`` what the command line exits with.
+    """
+
+    exit_status = 1
+
+    def __init__(self, message: str, *, command: str | None = None) -> None:
+        super().__init__(message)
+        self.command = command if command is not None else message
+
+
+class RunInterrupted(RunError):
+    """Training stopped at a signal (SIGINT, SIGTERM) with its checkpoint saved."""
+
+    exit_status = 130
 
 
 class TrainingError(OdedslError, RuntimeError):

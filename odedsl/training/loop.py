@@ -467,16 +467,13 @@ class _Trainer:
     def interrupted(self, signal_name: str) -> TrainResult:
         message = (
             f"interrupted by {signal_name} at step {self.state.step} of {self.total_steps}; "
-            f"saved {self.run.file(CHECKPOINT)}: continue with resume=True "
-            "(odedsl train --resume RUN)"
+            f"{self.run.file(CHECKPOINT)} saved"
         )
         return self.finish("interrupted", message)
 
     def failure(self, what: str, step: int) -> TrainingError:
-        message = (
-            f"{what}; training stopped and {self.run.file(CHECKPOINT)} keeps step "
-            f"{self.saved_step}, the last checkpoint written"
-        )
+        kept = "the initial parameters" if self.saved_step == 0 else "the last checkpoint written"
+        message = f"{what}; {self.run.file(CHECKPOINT)} keeps step {self.saved_step}, {kept}"
         if what.startswith("non-finite"):
             message += (
                 "; lower the learning rate, clip gradients (clip_grad_norm) or tighten the "

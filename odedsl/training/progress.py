@@ -5,7 +5,8 @@ plain lines are written every ``every_steps`` steps or ``every_seconds`` seconds
 
     step 50/200  loss 0.1234  nfe 26/38  4.1 steps/s  eta 0:36
 
-``nfe`` is the mean of the model's ``nfe_forward``/``nfe_backward`` metrics for the last step.
+``nfe`` is the mean of the model's ``nfe_forward``/``nfe_backward`` metrics for the last step;
+the first line that shows it is preceded by its legend (:data:`NFE_LEGEND`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,10 @@ from collections.abc import Callable, Mapping
 from typing import TextIO
 
 BAR_WIDTH = 20
+NFE_LEGEND = (
+    "nfe fwd/bwd: evaluations of the dynamics in a step's forward solve / its backward "
+    "(adjoint) solve; bwd is 0 when gradients flow back through the solver's steps"
+)
 
 
 def format_duration(seconds: float) -> str:
@@ -66,6 +71,7 @@ class ProgressBar:
         self._last_step = 0
         self._last_time = 0.0
         self._width = 0
+        self._legend_shown = False
 
     def start(self, total: int, initial: int) -> None:
         self.total, self._initial, self._last_step = total, initial, initial
@@ -84,6 +90,9 @@ class ProgressBar:
         rate = (step - self._initial) / elapsed if elapsed > 0 else None
         self._last_step, self._last_time = step, now
         status = format_status(step, self.total, values, rate)
+        if not self._legend_shown and "nfe_forward" in values:
+            self._legend_shown = True
+            self.note(NFE_LEGEND)
         if self.is_tty:
             self._redraw(f"{self._bar(step)} {status}")
         else:

@@ -10,19 +10,25 @@
 - ``summary.json``: written when training ends (``status``, ``message``, ``step``...).
 
 Every file but ``metrics.jsonl`` is replaced atomically; ``metrics.jsonl`` is appended line by
-line and flushed, and cut back to the checkpoint's step when a run resumes.
+line and flushed, and cut back to the checkpoint's step when a run resumes. A fresh run starts
+only in a new or empty folder (:meth:`RunFolder.contents`): a folder of other files is never
+overwritten. ``.odedsl.lock`` (:mod:`~odedsl.training.lock`) keeps two processes from writing
+one run.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Literal
 
-from odedsl.training.atomic import atomic_torch_save, atomic_write_text, partial_path
+from odedsl.training.atomic import atomic_torch_save, atomic_write_text, partial_files
 from odedsl.training.checkpoint import read_checkpoint
 from odedsl.training.config import TrainConfig
 from odedsl.training.errors import ConfigError, RunError
+from odedsl.training.lock import LOCK, RunLocked, held_for_fresh_run, holder, holds, run_lock
 
 SPEC = "spec.ode"
 CONFIG = "config.json"
@@ -31,6 +37,17 @@ BEST = "best.pt"
 METRICS = "metrics.jsonl"
 SUMMARY = "summary.json"
 CHECKPOINT_CHOICES = ("best", "latest")
+Contents = Literal["new", "run", "other", "file"]
+
+
+class FolderTaken(RunError):
+    """A fresh run may not start in ``path``: it holds a run, other files, or is a file
+    (``contents``, as :meth:`RunFolder.contents` says)."""
+
+    def __init__(self, path: Path, contents: str, message: str) -> None:
+        super().__init__(message)
+        self.path = path
+        self.contents = contents
 
 
 class RunFolder:
@@ -47,16 +64,54 @@ class RunFolder:
     def has_checkpoint(self) -> bool:
         return self.file(CHECKPOINT).is_file()
 
-    def create(self, config: TrainConfig, spec_text: str | None) -> None:
-        """Starts a fresh run here; refuses a folder that already holds one."""
+    def contents(self) -> Contents:
+        """What the folder holds: ``"new"`` (nothing, or only the lock file: a fresh run may
+        start here), ``"run"`` (a checkpoint), ``"other"`` (files, but no run) or ``"file"``
+        (the path is not a folder)."""
+        if self.path.exists() and not self.path.is_dir():
+            return "file"
         if self.has_checkpoint():
-            raise RunError(
-                f"{self.file(CHECKPOINT)}: {self.path} already holds a run; resume it or train "
-                "into another folder"
+            return "run"
+        if self.path.is_dir() and any(entry.name != LOCK for entry in self.path.iterdir()):
+            return "other"
+        return "new"
+
+    def others(self, shown: int = 3) -> str:
+        """The first few names in the folder, for a message: ``a.txt, b.csv and 4 more``."""
+        names = sorted(entry.name for entry in self.path.iterdir() if entry.name != LOCK)
+        listed = ", ".join(names[:shown])
+        return listed + (f" and {len(names) - shown} more" if len(names) > shown else "")
+
+    def require_new(self) -> None:
+        """Refuse (``FolderTaken``) a folder a fresh run may not start in: one that holds a
+        run, or other files; a run that this process (or its launcher) has claimed is its own."""
+        contents = self.contents()
+        if contents != "new" and not held_for_fresh_run(self.path):
+            raise self.refusal(contents)
+
+    def refusal(self, contents: Contents) -> FolderTaken:
+        """The error refusing a fresh run in a folder of these ``contents``."""
+        if contents == "run":
+            return FolderTaken(
+                self.path,
+                contents,
+                f"{self.file(CHECKPOINT)}: {self.path} already holds a run; resume it "
+                "(resume=True) or train into another folder",
             )
+        if contents == "file":
+            what = "is a file, not a folder"
+        else:
+            what = f"holds {self.others()} but no run (no {CHECKPOINT})"
+        return FolderTaken(
+            self.path,
+            contents,
+            f"{self.path}: {what}, and is not overwritten; train into a new or empty folder",
+        )
+
+    def create(self, config: TrainConfig, spec_text: str | None) -> None:
+        """Starts a fresh run here: only in a new or empty folder (see :meth:`require_new`)."""
+        self.require_new()
         self.path.mkdir(parents=True, exist_ok=True)
-        for stale in (METRICS, SUMMARY, BEST, SPEC):
-            self.file(stale).unlink(missing_ok=True)
         if spec_text is not None:
             atomic_write_text(self.file(SPEC), spec_text)
         self.write_config(config)
@@ -145,7 +200,35 @@ class RunFolder:
     def remove_partial_files(self) -> None:
         """Deletes staging files a killed writer left behind."""
         for name in (CHECKPOINT, BEST, CONFIG, METRICS, SUMMARY, SPEC):
-            partial_path(self.file(name)).unlink(missing_ok=True)
+            for staging in partial_files(self.file(name)):
+                staging.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def fresh_run(path: str | Path) -> Iterator[RunFolder]:
+    """Claim ``path`` for a fresh run inside the block: refused (``FolderTaken``, or
+    ``RunLocked`` naming the process writing it) before anything is written unless the folder
+    is new or empty; locked for the block. A run that ends without a checkpoint leaves the
+    folder empty again, so a failed start can be retried in place."""
+    run = RunFolder(path)
+    if holds(run.path):  # inside an outer ``fresh_run`` of this process
+        yield run
+        return
+    pid = holder(run.path)
+    if pid is not None:
+        raise RunLocked(run.path, pid)
+    run.require_new()
+    with run_lock(run.path, fresh=True):
+        contents = run.contents()  # again: another process may have written it in between
+        if contents != "new":
+            raise run.refusal(contents)
+        try:
+            yield run
+        finally:
+            if not run.has_checkpoint():
+                for entry in run.path.iterdir():
+                    if entry.name != LOCK and entry.is_file():
+                        entry.unlink()
 
 
 def load_run(

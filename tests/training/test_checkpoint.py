@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from odedsl.training import OptimizerConfig, RunError, RunFolder, load_run, read_checkpoint, train
-from odedsl.training.atomic import partial_path
+from odedsl.training.atomic import partial_files
 
 from .workers import regression_config, regression_data, regression_model
 
@@ -53,7 +53,10 @@ def test_sigkill_during_saves_never_leaves_a_broken_checkpoint(tmp_path):
         child.kill()
         last = max([1, *map(int, child.stdout.read().split()[1::2])])
         child.wait()
-        interrupted_writes += partial_path(path).exists()
+        left = partial_files(path)  # each writer stages under its own pid
+        interrupted_writes += bool(left)
+        for staging in left:
+            staging.unlink()
         checkpoint = read_checkpoint(path)
         version = checkpoint["step"]
         weight = checkpoint["model"]["weight"]

@@ -6,7 +6,7 @@ import io
 import re
 
 from odedsl.training import ProgressBar, train
-from odedsl.training.progress import format_duration
+from odedsl.training.progress import NFE_LEGEND, format_duration
 
 from .workers import regression_config, regression_data, regression_model
 
@@ -33,8 +33,9 @@ def test_plain_lines_every_k_steps_with_rate_and_eta():
     for step in range(1, 201):
         bar.update(step, {"loss": 1.0 / step, "nfe_forward": 2.0, "nfe_backward": 3.0})
     bar.close()
-    lines = stream.getvalue().splitlines()
+    legend, *lines = stream.getvalue().splitlines()
     assert "\r" not in stream.getvalue()
+    assert legend == NFE_LEGEND  # once, before the first line showing nfe
     assert len(lines) == 4
     for line, step in zip(lines, (50, 100, 150, 200), strict=True):
         match = LINE.fullmatch(line)
@@ -80,7 +81,8 @@ def test_training_reports_through_the_bar(tmp_path):
     stream = io.StringIO()
     bar = ProgressBar(stream, every_steps=10, is_tty=False)
     train(regression_model(), regression_data(), regression_config(30), tmp_path, progress=bar)
-    lines = stream.getvalue().splitlines()
+    legend, *lines = stream.getvalue().splitlines()
+    assert legend == NFE_LEGEND
     assert [LINE.fullmatch(line)[1] for line in lines[:3]] == ["10", "20", "30"]
     assert lines[3] == "trained 30 steps"
 
