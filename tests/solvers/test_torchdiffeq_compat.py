@@ -72,14 +72,16 @@ def test_fixed_grid_methods_give_torchdiffeqs_numbers(method: str, reverse: bool
 def test_adaptive_methods_agree_with_torchdiffeq_within_tolerance(method: str) -> None:
     # Step-size controllers and dense output differ (odedsl's PI controller; torchdiffeq
     # interpolates bosh3 and dopri8 with a 4th-order polynomial), so the results differ by
-    # the methods' errors. At rtol=1e-7, atol=1e-9 odedsl stays within 1e-7 of the exact
-    # solution (measured ≤ 6e-8) and at least as close as torchdiffeq (measured 2e-8 against
-    # 2e-8 for dopri5, 6e-8 against 1.6e-5 for bosh3, 2e-8 against 5e-6 for dopri8).
+    # the methods' errors. At rtol=1e-7, atol=1e-9 odedsl stays within 1e-5 of the exact
+    # solution (measured ≤ 2.7e-6, for the 2nd-order fehlberg2; ≤ 6e-8 for the others) and
+    # at least as close as torchdiffeq (measured ours / theirs: dopri5 1.6e-8 / 2.0e-8,
+    # bosh3 5.8e-8 / 1.6e-5, dopri8 2.3e-8 / 5.2e-6, fehlberg2 2.6e-6 / 3.7e-6,
+    # adaptive_heun 1.0e-8 / 1.9e-8).
     ours = odeint(_decay, _y0(), T, method=method)
     theirs = torchdiffeq.odeint(_decay, _y0(), T, method=method)
     exact = torch.exp(-T)[:, None] * _y0()
     our_error = (ours - exact).abs().max().item()
-    assert our_error < 1e-7
+    assert our_error < 1e-5
     assert our_error <= 1.2 * (theirs - exact).abs().max().item()
 
 
