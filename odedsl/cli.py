@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from odedsl import __version__
+from odedsl.cli_predict import PREDICT_COMMANDS
 from odedsl.cli_runs import EXIT_BROKEN_PIPE, EXIT_INTERRUPTED, RUN_COMMANDS, UsageError
 
 
@@ -49,7 +50,11 @@ def run_check(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-_COMMANDS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (_add_check, *RUN_COMMANDS)
+_COMMANDS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (
+    _add_check,
+    *RUN_COMMANDS,
+    *PREDICT_COMMANDS,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -83,6 +83,8 @@ def run_train(args: argparse.Namespace) -> int:
     if args.resume is not None:
         if args.set or args.seed is not None or args.out is not None:
             raise UsageError("--resume continues a run as it was: drop --set, --seed and --out")
+        if args.tensorboard:
+            raise UsageError("--resume keeps the run's own TensorBoard setting: drop --tensorboard")
         if args.spec is not None:
             workflow.require_same_spec(args.resume, args.spec)
         folder = workflow.resume(args.resume, steps=args.steps, epochs=args.epochs, **common)
@@ -95,6 +97,7 @@ def run_train(args: argparse.Namespace) -> int:
         epochs=args.epochs,
         seed=args.seed,
         overrides=_settings(args.set),
+        tensorboard=args.tensorboard,
         **common,
     )
     _next_commands(folder)
@@ -259,6 +262,12 @@ def _add_train(commands: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--force", action="store_true", help="allow --nproc above the cores")
     parser.add_argument("--threads", type=int, help="torch threads per process (default 1)")
+    parser.add_argument(
+        "--tensorboard",
+        action="store_true",
+        help="also write the logged scalars to RUN/tensorboard/ (pip install "
+        "'odedsl[tensorboard]'; a resumed run keeps the setting)",
+    )
 
 
 def _add_eval(commands: argparse._SubParsersAction) -> None:

@@ -17,6 +17,7 @@ split is built and scored once, after training, from ``best.pt`` when there is o
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import json
 import os
@@ -37,6 +38,7 @@ from odedsl.compiler.runtime import check_data_files, data_files, data_root
 from odedsl.data import DataError, dataset
 from odedsl.data.files import file_for
 from odedsl.lang import load_source
+from odedsl.lang.source import Source
 from odedsl.machine import available_memory, size
 from odedsl.models.distributions import FAMILIES
 from odedsl.models.observed import ObservedODE
@@ -47,7 +49,8 @@ from odedsl.training.commands import check_device, train_run
 from odedsl.training.errors import RunInterrupted, TrainingError
 from odedsl.training.lock import run_lock
 from odedsl.training.memory import check_batch_memory
-from odedsl.training.run import BEST, FolderTaken, fresh_run
+from odedsl.training.run import BEST, SPEC, FolderTaken, fresh_run
+from odedsl.training.tensorboard import summary_writer_class
 
 OVERRIDES = "overrides.json"
 DATA_RECORD = "data.json"
@@ -89,14 +92,15 @@ def default_run_folder(spec_path: str | Path, root: Path = RUNS_ROOT) -> Path:
     return candidate
 
 
-def _build(spec_text: str, overrides: Mapping[str, Any], root: str | None = None) -> TrainingSetup:
+def _build(spec: Source, overrides: Mapping[str, Any], root: str | None = None) -> TrainingSetup:
     """The model and data of one training process (top level: picklable for ``nproc > 1``):
     the train split, and the validation split when the spec scores it (``eval_every``);
-    never the test split. ``root`` is the folder the spec's data paths start from."""
-    model = compile(spec_text, **overrides)
+    never the test split. ``root`` is the folder the spec's data paths start from; errors
+    are located in ``spec.path``."""
+    model = compile(spec, **overrides)
     train = build_data(model.spec, "train", root=root)
     # a second instance measures a step's memory: the probe must not touch the trained model
-    check_batch_memory(compile(spec_text, **overrides), train, distributed.current().world_size)
+    check_batch_memory(compile(spec, **overrides), train, distributed.current().world_size)
     validation = None
     if model.spec.train.eval_every:
         validation = build_data(model.spec, "validation", root=root)
@@ -172,9 +176,12 @@ def train(
     nproc: int = 1,
     device: str | None = None,
     stream: TextIO | None = None,
+    tensorboard: bool = False,
 ) -> Path:
     """Train the spec at path ``spec`` into a run folder (default ``runs/<name>``); returns
-    the folder. ``steps``/``epochs``/``seed`` and ``overrides`` (``{"rtol": 1e-3}``) replace
+    the folder. ``tensorboard`` writes the scalars of ``metrics.jsonl`` to
+    ``RUN/tensorboard/`` too (the extra ``odedsl[tensorboard]``; a resumed run keeps it).
+    ``steps``/``epochs``/``seed`` and ``overrides`` (``{"rtol": 1e-3}``) replace
     the spec's values. With ``eval_every``, scores the validation split during training and
     keeps the best in ``best.pt``. Then evaluates the trained model (``best.pt`` when there is
     one) on the test split, once (``eval.json``), and draws its pictures.
@@ -183,7 +190,8 @@ def train(
     anything is written) and is locked while training (``RunLocked`` names the process that
     holds it). Raises ``RunError`` with the cause and the checkpoint kept when training fails,
     ``RunInterrupted`` (saying how to resume) at SIGINT or SIGTERM."""
-    spec_text = load_source(Path(spec)).text
+    source = load_source(Path(spec))
+    spec_text = source.text
     changes = dict(overrides or {})
     for name, value in (("steps", steps), ("epochs", epochs), ("seed", seed)):
         if value is not None:
@@ -196,9 +204,12 @@ def train(
     model = compile(Path(spec), **changes)  # checks the spec and every override up front
     _require_validation(model.spec)
     config = train_config(model.spec, best_metric=headline(model))
+    if tensorboard:
+        summary_writer_class()  # refuses, naming the extra, before anything is written
+        config = dataclasses.replace(config, tensorboard=True)
     folder = Path(out) if out is not None else default_run_folder(spec)
     root = str(data_root(model.spec))
-    build = functools.partial(_build, spec_text, changes, root)
+    build = functools.partial(_build, source, changes, root)
     arguments = {"config": config, "spec_text": spec_text, "nproc": nproc, "device": device}
     if not _writes_runs():
         return _finish(folder, train_run(build, folder, stream=stream, **arguments), stream)
@@ -258,7 +269,8 @@ def resume(
     spec_text = RunFolder(folder).read_spec()
     if spec_text is None:
         raise RunError(f"{folder / 'spec.ode'}: missing; the run kept no spec to resume from")
-    build = functools.partial(_build, spec_text, _overrides(folder), _data_root(folder))
+    source = Source(spec_text, str(folder / SPEC))
+    build = functools.partial(_build, source, _overrides(folder), _data_root(folder))
     length = steps if steps is not None else epochs
     arguments = {"resume": True, "length": length, "nproc": nproc, "device": device}
     with run_lock(folder) if _writes_runs() else contextlib.nullcontext():
@@ -289,7 +301,7 @@ def _finish(folder: Path, status: str, stream: TextIO | None) -> Path:
     test = _data(folder, model)  # the first time training's data includes the test split
     results = _evaluate(model, test, metadata)
     try:
-        _draw(folder, model, test)
+        _draw(folder, model, test, results)
     except Exception as error:  # pictures are a bonus: never lose a finished run over one
         results["plots"] = f"not drawn: {error}"
     atomic_write_text(folder / EVALUATION, json.dumps(results, indent=2))
@@ -550,12 +562,25 @@ def plot(run: str | Path) -> list[Path]:
     model = load(folder)
     with run_lock(folder):
         return _draw(folder, model, _data(folder, model))
+    return _draw(folder, model, _data(folder, model), _read_evaluation(folder))
 
 
-def _draw(folder: Path, model: nn.Module, test: Any) -> list[Path]:
+def _read_evaluation(folder: Path) -> dict[str, Any] | None:
+    """``eval.json`` of a run, or None when it has none or it is unreadable (pictures only)."""
+    try:
+        results = json.loads((folder / EVALUATION).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return results if isinstance(results, dict) else None
+
+
+def _draw(
+    folder: Path, model: nn.Module, test: Any, evaluation: Mapping[str, Any] | None = None
+) -> list[Path]:
     from odedsl.plots.curves import plot_curves
 
-    written = plot_curves(RunFolder(folder).read_metrics(), folder, headline(model))
+    metrics = RunFolder(folder).read_metrics()
+    written = plot_curves(metrics, folder, headline(model), evaluation)
     if model.spec.kind.startswith("flow") and getattr(model, "event_shape", None) == (2,):
         from odedsl.plots.flow import plot_flow
 
@@ -574,7 +599,7 @@ def _draw(folder: Path, model: nn.Module, test: Any) -> list[Path]:
         if _odenet(model):
             from odedsl.plots.odenet import draw_odenet
 
-            written += draw_odenet(model, test, RunFolder(folder).read_metrics(), folder)
+            written += draw_odenet(model, test, metrics, folder)
     return written
 
 

@@ -35,9 +35,10 @@ ALLOWED: dict[str, set[str]] = {
     | {"nn", "models"},
 }
 """What each package may import; the entry points (``odedsl/__init__.py``, ``cli``,
-``cli_runs``, ``__main__``) may import anything."""
+``cli_runs``, ``cli_predict``, ``__main__``) may import anything."""
 ALLOWED["workflow"] = set(ALLOWED)  # the glue of the run commands: every package above
-ENTRY_POINTS = {"odedsl", "cli", "cli_runs", "__main__"}
+ALLOWED["forecast"] = {"errors", "data", "models", "training", "workflow"}  # `odedsl predict`
+ENTRY_POINTS = {"odedsl", "cli", "cli_runs", "cli_predict", "__main__"}
 
 NEVER_THIRD_PARTY: dict[str, set[str]] = {
     "lang": {"torch", "numpy", "sympy"},

@@ -20,11 +20,12 @@ from odedsl.lang.model import CheckedModel
 from odedsl.lang.nesting import MAX_NESTING, deep_recursion
 from odedsl.lang.source import Source, SourceReadError, Span, read_spec_file
 
-SpecLike = str | os.PathLike[str] | CheckedModel
+SpecLike = str | os.PathLike[str] | Source | CheckedModel
 
 
 def compile(path_or_text: SpecLike, **overrides: Any) -> nn.Module:
-    """The model of a spec (a path, spec text, or a checked model), an ``nn.Module``.
+    """The model of a spec (a path, spec text, a ``Source``: text reported under its path,
+    or a checked model), an ``nn.Module``.
 
     By kind: a flow (``log_prob``, ``sample``, ``loss``), a classifier (``forward``/
     ``predict`` → logits, ``loss``, ``evaluate``) or a latent ODE (``predict``, ``loss``,
@@ -55,7 +56,7 @@ def generated_code(model_or_spec: nn.Module | SpecLike) -> str:
 def _checked(path_or_text: SpecLike) -> tuple[CheckedModel, Source | None]:
     if isinstance(path_or_text, CheckedModel):
         return path_or_text, _source_of(path_or_text.path)
-    source = load_source(path_or_text)
+    source = path_or_text if isinstance(path_or_text, Source) else load_source(path_or_text)
     return check_text(source.text, source.path), source
 
 

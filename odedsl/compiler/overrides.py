@@ -86,7 +86,10 @@ def apply_overrides(
     """``spec`` with ``overrides`` applied (see the module docstring)."""
     values = {name: validate(name, value) for name, value in overrides.items()}
     solver = {k: v for k, v in values.items() if k in SOLVER_OPTIONS and _is_solver(k, v)}
-    evaluation = {**solver, **{k[5:]: v for k, v in values.items() if k.startswith("eval_")}}
+    evaluation = {
+        **solver,
+        **{k[5:]: v for k, v in values.items() if k in EVALUATION_ONLY and k.startswith("eval_")},
+    }
     if evaluation and spec.discrete is not None:
         raise ValueError(
             f"{', '.join(evaluation)}: {spec.name} is a {spec.title}, which solves no ODE"

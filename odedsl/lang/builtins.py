@@ -582,19 +582,38 @@ DISTRIBUTIONS: dict[str, DistributionKind] = {
 METHODS: dict[str, bool] = {
     "euler": False,
     "midpoint": False,
+    "heun2": False,
     "heun": False,
+    "heun3": False,
     "rk4": False,
+    "explicit_adams": False,
+    "implicit_adams": False,
+    "fixed_adams": False,
+    "implicit_euler": False,
+    "implicit_midpoint": False,
+    "trapezoid": False,
+    "radauIIA3": False,
+    "radauIIA5": False,
+    "gl4": False,
+    "gl6": False,
+    "sdirk2": False,
+    "trbdf2": False,
+    "adaptive_heun": True,
+    "fehlberg2": True,
     "bosh3": True,
     "dopri5": True,
     "tsit5": True,
     "dopri8": True,
     "adams": True,
+    "scipy_solver": True,
 }
 """Solver methods, mapped to whether they are adaptive (error-controlled)."""
+TOLERANCE_READERS: frozenset[str] = frozenset({"implicit_adams", "fixed_adams"})
+"""Fixed-step methods that read ``rtol``/``atol`` (their corrector iterates to them)."""
 METHOD_SPECIFIC: dict[str, str] = {
     "step_size": "fixed-step methods",
-    "rtol": "adaptive methods",
-    "atol": "adaptive methods",
+    "rtol": "adaptive methods and :implicit_adams",
+    "atol": "adaptive methods and :implicit_adams",
     "adams_mode": "method 'adams'",
 }
 """Solver options that only some methods read, with which ones (see :func:`applies_to`)."""
@@ -605,7 +624,7 @@ def applies_to(option: str, method: str) -> bool:
     if option == "step_size":
         return not METHODS[method]
     if option in ("rtol", "atol"):
-        return METHODS[method]
+        return METHODS[method] or method in TOLERANCE_READERS
     if option == "adams_mode":
         return method == "adams"
     return True

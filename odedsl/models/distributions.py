@@ -17,6 +17,8 @@ Each family gives, for parameters that broadcast against the value:
   ``sigmoid(logits)``, the probability of 1);
 - ``sample(generator, *params)``: one draw per entry (``generator`` may be None: the global
   stream);
+- ``std(*params)``: the standard deviation of each entry, the spread forecasts report (None
+  for a family of classes, whose spread is its probabilities);
 - ``labels``: the values are classes, so held-out figures count mistakes of ``mode``
   (``test_error``) instead of the squared error of ``mean`` (``rmse``).
 
@@ -50,6 +52,7 @@ class Family:
     labels: bool = False
     mode: Callable[..., Tensor] | None = None
     integer_values: bool = False
+    std: Callable[..., Tensor] | None = None
 
     def point(self, *params: Tensor) -> Tensor:
         """A model's prediction: ``mode`` for labels (the class), ``mean`` otherwise."""
@@ -112,6 +115,7 @@ register(
         _normal_log_prob,
         lambda mean, std: mean.expand(_shape(mean, std)),
         _normal_sample,
+        std=lambda mean, std: std.expand(_shape(mean, std)),
     )
 )
 
@@ -136,6 +140,7 @@ register(
         _laplace_log_prob,
         lambda mean, scale: mean.expand(_shape(mean, scale)),
         _laplace_sample,
+        std=lambda mean, scale: math.sqrt(2.0) * scale.expand(_shape(mean, scale)),
     )
 )
 
@@ -172,6 +177,13 @@ def _student_t_sample(
     return mean + scale * z * torch.rsqrt(chi2 / df)
 
 
+def _student_t_std(df: Tensor, mean: Tensor, scale: Tensor) -> Tensor:
+    """``σ sqrt(ν / (ν − 2))``; infinite for ν ≤ 2."""
+    df = df.expand(_shape(df, mean, scale))
+    ratio = torch.where(df > 2.0, df / (df - 2.0), torch.full_like(df, math.inf))
+    return scale * torch.sqrt(ratio)
+
+
 register(
     Family(
         "StudentT",
@@ -179,6 +191,7 @@ register(
         _student_t_log_prob,
         lambda df, mean, scale: mean.expand(_shape(df, mean, scale)),
         _student_t_sample,
+        std=_student_t_std,
     )
 )
 
@@ -196,7 +209,16 @@ def _poisson_sample(generator: torch.Generator | None, rate: Tensor) -> Tensor:
     return counts.to(rate.device)
 
 
-register(Family("Poisson", ("rate",), _poisson_log_prob, lambda rate: rate, _poisson_sample))
+register(
+    Family(
+        "Poisson",
+        ("rate",),
+        _poisson_log_prob,
+        lambda rate: rate,
+        _poisson_sample,
+        std=torch.sqrt,
+    )
+)
 
 # -- Bernoulli ------------------------------------------------------------------------------------
 
@@ -220,6 +242,7 @@ register(
         _bernoulli_sample,
         labels=True,
         mode=lambda logits: (logits > 0).to(logits.dtype),
+        std=lambda logits: torch.sqrt(torch.sigmoid(logits) * torch.sigmoid(-logits)),
     )
 )
 

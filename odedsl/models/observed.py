@@ -35,7 +35,7 @@ and ±inf are refused, naming the argument, except in series where the mask is F
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import torch
@@ -436,7 +436,25 @@ class ObservedODE(nn.Module):
                 return self.forward(args[0], self.eval_solver)
             return self._predict_series(args, mask, self.eval_solver)
 
-    def _predict_series(self, args: tuple, mask: Any, settings: SolverSettings) -> Tensor:
+    def predict_std(self, *args: Any, mask: Any = None) -> Tensor | None:
+        """The standard deviation of a trajectory model's observation where :meth:`predict`
+        gives its mean (the same arguments and shapes); None when the observation's family
+        has no spread of its own (classes)."""
+        if self.kind != "trajectory":
+            raise ValueError("predict_std is for trajectory models")
+        observation = next(o for o in self.observations if o.series)
+        if observation.family.std is None:
+            return None
+        with torch.no_grad():
+            return self._predict_series(args, mask, self.eval_solver, observation.family.std)
+
+    def _predict_series(
+        self,
+        args: tuple,
+        mask: Any,
+        settings: SolverSettings,
+        statistic: Callable[..., Tensor] | None = None,
+    ) -> Tensor:
         observation = next(o for o in self.observations if o.series)
         like = self.reference
         if not self.initial_reads:
@@ -446,7 +464,9 @@ class ObservedODE(nn.Module):
                 )
             times = as_tensor(args[0], like, "ts")
             shared = times.ndim == 1
-            mean = self._means_at(observation, {}, times[None] if shared else times, settings)
+            mean = self._means_at(
+                observation, {}, times[None] if shared else times, settings, statistic
+            )
             return mean[0] if shared else mean
         if len(args) != 3:
             raise ValueError(
@@ -465,7 +485,7 @@ class ObservedODE(nn.Module):
         size = self._batch_size(inputs)
         series_times(inputs[observation.times], size, like, "ts_obs")  # checks the shape
         times = series_times(as_tensor(ts_new, like, "ts_new"), size, like, "ts_new")
-        means = self._means_at(observation, inputs, times, settings)
+        means = self._means_at(observation, inputs, times, settings, statistic)
         return means[0] if single else means
 
     def _means_at(
@@ -474,7 +494,9 @@ class ObservedODE(nn.Module):
         inputs: Mapping[str, Tensor],
         times: Tensor,
         settings: SolverSettings,
+        statistic: Callable[..., Tensor] | None = None,
     ) -> Tensor:
+        """The observation's mean (or ``statistic`` of its parameters) at ``times``."""
         size = times.shape[0]
         like = self.reference
         h0, batched = self.start(inputs)
@@ -485,7 +507,8 @@ class ObservedODE(nn.Module):
         rows = torch.arange(size, device=like.device) if batched else None
         states = tuple(_gather(p, grid.index[0], rows) for p in paths)
         params = observation.parameters_at(states, [], like)
-        return observation.family.mean(*params).expand(*times.shape, *observation.event_shape)
+        value = (statistic or observation.family.mean)(*params)
+        return value.expand(*times.shape, *observation.event_shape)
 
     def sample(
         self,

@@ -71,6 +71,12 @@ def _transformation(
     return [(f"t = {time:.2f}", points) for time, points in zip(times.tolist(), path, strict=True)]
 
 
+def _direction(flow: ContinuousFlow | PlanarFlow) -> str:
+    if isinstance(flow, PlanarFlow):
+        return "layer by layer"
+    return f"the state z(t) from t = {flow.t0:g} to {flow.t1:g}"
+
+
 def plot_flow(
     flow: ContinuousFlow | PlanarFlow, data: np.ndarray | None, out_dir: Path, n: int = 2000
 ) -> list[Path]:
@@ -90,22 +96,25 @@ def plot_flow(
     written = []
 
     panels = [("data", data), ("samples", samples)] if data is not None else [("samples", samples)]
-    figure, axes = plt.subplots(1, len(panels), figsize=(4 * len(panels), 4), squeeze=False)
+    figure, axes = plt.subplots(
+        1, len(panels), figsize=(4 * len(panels), 4), squeeze=False, layout="constrained"
+    )
     for axis, (title, points) in zip(axes[0], panels, strict=True):
         axis.scatter(points[:, 0], points[:, 1], s=1, alpha=0.5)
         axis.set(title=title, xlim=bounds[:2], ylim=bounds[2:], aspect="equal")
+        axis.set(xlabel="x₁", ylabel="x₂")
     written.append(save(figure, out_dir / "samples.png"))
 
     if isinstance(flow, PlanarFlow):
         xs, ys, density = sample_histogram(flow, bounds)
-        title = "learned density (histogram of samples)"
+        title, label = "learned density (histogram of samples)", "density q(x), estimated"
     else:
         xs, ys, density = density_grid(flow, bounds)
-        title = "learned density"
-    figure, axis = plt.subplots(figsize=(4.5, 4))
+        title, label = "learned density", "density q(x)"
+    figure, axis = plt.subplots(figsize=(4.8, 4), layout="constrained")
     mesh = axis.pcolormesh(xs, ys, density, shading="auto", cmap="viridis")
-    figure.colorbar(mesh, ax=axis)
-    axis.set(title=title, aspect="equal")
+    figure.colorbar(mesh, ax=axis, label=label)
+    axis.set(title=title, aspect="equal", xlabel="x₁", ylabel="x₂")
     written.append(save(figure, out_dir / "density.png"))
 
     panels = _transformation(flow, n, generator)
@@ -113,9 +122,13 @@ def plot_flow(
     everywhere = np.concatenate([points for _, points in panels])
     low, high = np.percentile(everywhere, [0.5, 99.5], axis=0)
     frame = _bounds(np.stack([np.minimum(low, bounds[::2]), np.maximum(high, bounds[1::2])]), 0)
-    figure, axes = plt.subplots(1, len(panels), figsize=(3 * len(panels), 3))
+    figure, axes = plt.subplots(
+        1, len(panels), figsize=(3.2 * len(panels), 3.4), layout="constrained"
+    )
     for axis, (title, points) in zip(axes, panels, strict=True):
         axis.scatter(points[:, 0], points[:, 1], s=1, alpha=0.5)
         axis.set(title=title, xlim=frame[:2], ylim=frame[2:], aspect="equal")
+        axis.set(xlabel="z₁", ylabel="z₂")
+    figure.suptitle(f"base samples carried through the flow ({_direction(flow)})", fontsize=9)
     written.append(save(figure, out_dir / "transformation.png"))
     return written

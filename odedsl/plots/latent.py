@@ -65,7 +65,9 @@ def _extrapolation(model: LatentODE, data: Mapping[str, Any], out_dir: Path) -> 
     mean, draws, grid = _numpy(mean), _numpy(draws), _numpy(grid)
     observed_t, observed_x = _numpy(ts), _numpy(x)
     plane = observed_x.shape[-1] == 2
-    figure, axes = plt.subplots(1, len(rows), figsize=(4 * len(rows), 4), squeeze=False)
+    figure, axes = plt.subplots(
+        1, len(rows), figsize=(4.2 * len(rows), 4.2), squeeze=False, layout="constrained"
+    )
     for row, axis in zip(rows, axes[0], strict=True):
         keep = _observed(mask, row, observed_x.shape[1:])
         if plane:
@@ -94,7 +96,7 @@ def _extrapolation(model: LatentODE, data: Mapping[str, Any], out_dir: Path) -> 
                 axis.scatter(observed_t[row][seen], observed_x[row][seen][:, d], s=8, color=colour)
             last = float(observed_t[row][keep.any(-1)].max())
             axis.axvline(last, color="grey", lw=0.5)
-            axis.set(xlabel="t", ylabel="x" if channels > 1 else "x₁")
+            axis.set(xlabel="time t", ylabel="value of x" if channels > 1 else "x₁")
         axis.set_title(f"series {row}")
     axes[0, 0].legend(loc="best", fontsize=7)
     figure.suptitle("reconstruction and extrapolation (posterior mean and samples)")
@@ -135,12 +137,14 @@ def _interpolation(model: LatentODE, data: Mapping[str, Any], out_dir: Path) -> 
         z0 = (1 - alpha) * mean[0] + alpha * mean[1]
         paths = _numpy(model.decode(z0[None], grid)[0])
     colours = plt.get_cmap("coolwarm")(np.linspace(0, 1, STEPS))
-    figure, axis = plt.subplots(figsize=(5, 5))
+    figure, axis = plt.subplots(figsize=(5.5, 5), layout="constrained")
+    plane = paths.shape[-1] == 2
     for path, colour, a in zip(paths, colours, _numpy(alpha[:, 0]), strict=True):
-        if path.shape[-1] == 2:
+        if plane:
             axis.plot(path[:, 0], path[:, 1], color=colour, label=f"α = {a:.2f}")
         else:
             axis.plot(_numpy(grid), path[:, 0], color=colour, label=f"α = {a:.2f}")
+    axis.set(xlabel="x₁" if plane else "time t", ylabel="x₂" if plane else "x₁")
     axis.legend(loc="best", fontsize=7)
     axis.set_title(f"latent interpolation from series {rows[0]} (α = 0) to {rows[1]} (α = 1)")
     return save(figure, out_dir / "interpolation.png")

@@ -134,7 +134,11 @@ def plot_fit(
         mean = _numpy(model.predict(ts_obs, x_obs, torch.as_tensor(grid), mask=mask))
         curves = list(mean.reshape(count, len(grid), -1))
     figure, axes = plt.subplots(
-        len(curves), channels, figsize=(4.5 * channels, 3 * len(curves)), squeeze=False
+        len(curves),
+        channels,
+        figsize=(4.5 * channels, 3 * len(curves)),
+        squeeze=False,
+        layout="constrained",
     )
     for row, curve in enumerate(curves):
         pairs = [
@@ -158,12 +162,12 @@ def plot_fit(
                         label=label if n == 0 else None,
                     )
             axis.plot(grid, curve[:, channel], color="black", lw=1.2, label="predicted mean")
-            axis.set(xlabel="t", ylabel=f"{value}[{channel + 1}]")
+            label = value if channels == 1 else f"{value}[{channel + 1}]"
+            axis.set(xlabel="time t" if times == "t" else f"time ({times})", ylabel=label)
             if not shared:
                 axis.set_title(f"series {row}", fontsize=9)
     axes[0, 0].legend(loc="best", fontsize=7)
     figure.suptitle(f"{observation.label}: data and the fitted mean")
-    figure.tight_layout()
     return save(figure, out_dir / "fit.png")
 
 
@@ -175,16 +179,21 @@ def plot_regression(
 ) -> Path:
     """``regression.png``: predicted against true values, one panel per response entry."""
     plt = pyplot()
+    observation = model.observations[0]
     predicted = _numpy(model.predict(inputs)).reshape(len(inputs), -1)
     truth = truth.reshape(len(truth), -1)
     outputs = min(predicted.shape[1], 4)
-    figure, axes = plt.subplots(1, outputs, figsize=(4 * outputs, 4), squeeze=False)
+    figure, axes = plt.subplots(
+        1, outputs, figsize=(4 * outputs, 4), squeeze=False, layout="constrained"
+    )
     for k, axis in enumerate(axes[0]):
         axis.scatter(truth[:, k], predicted[:, k], s=6, alpha=0.6)
         low = float(min(truth[:, k].min(), predicted[:, k].min()))
         high = float(max(truth[:, k].max(), predicted[:, k].max()))
         axis.plot([low, high], [low, high], "k--", lw=1)
-        axis.set(xlabel="true", ylabel="predicted", title=f"response {k + 1}", aspect="equal")
+        name = observation.value if outputs == 1 else f"{observation.value}[{k + 1}]"
+        axis.set(xlabel=f"true {name}", ylabel=f"predicted mean of {name}", aspect="equal")
+        axis.set_title(f"response {k + 1}")
     figure.suptitle("predicted mean against the test responses")
     return save(figure, out_dir / "regression.png")
 
@@ -202,8 +211,22 @@ def plot_decision(
     observation = model.observations[0]
     logits = model.predict(plane)
     classes = _numpy(observation.family.point(logits)).reshape(u.shape)
-    figure, axis = plt.subplots(figsize=(5, 5))
-    axis.contourf(u, v, classes, alpha=0.3, cmap="coolwarm")
-    axis.scatter(inputs[:, 0], inputs[:, 1], c=labels.reshape(-1), s=6, cmap="coolwarm")
-    axis.set(xlabel="x₁", ylabel="x₂", aspect="equal", title="decision regions and test points")
+    figure, axis = plt.subplots(figsize=(5.6, 5), layout="constrained")
+    count = int(max(classes.max(), labels.max())) + 1
+    levels = np.arange(count + 1) - 0.5  # one band per class
+    regions = axis.contourf(u, v, classes, levels=levels, alpha=0.3, cmap="coolwarm")
+    axis.scatter(
+        inputs[:, 0],
+        inputs[:, 1],
+        c=labels.reshape(-1),
+        s=6,
+        cmap="coolwarm",
+        vmin=0,
+        vmax=count - 1,
+    )
+    name = model.initial_reads[0]
+    axis.set(xlabel=f"{name}₁", ylabel=f"{name}₂", aspect="equal")
+    axis.set_title("decision regions and test points")
+    bar = figure.colorbar(regions, ax=axis, label=f"predicted class of {observation.value}")
+    bar.set_ticks(range(count))
     return save(figure, out_dir / "decision.png")

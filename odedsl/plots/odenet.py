@@ -23,9 +23,13 @@ from torch import Tensor
 from odedsl.models.observed import ObservedODE
 from odedsl.models.settings import SolverSettings
 
-from .figure import pyplot, save
+from .curves import draw_evaluations, evaluations, evaluations_note, is_flat
+from .figure import hide_overlapping, pyplot, save
 
 TOLERANCES = (1e-1, 3e-2, 1e-2, 3e-3, 1e-3, 3e-4, 1e-4, 3e-5, 1e-5)
+SAME_POINT = 0.05
+"""Tolerances whose solves took the same evaluations and errors this close (relative) share a
+label in the error panel: their points lie on top of each other."""
 REFERENCE_TOLERANCE = 1e-7
 """rtol = atol of the float64 reference solve the numerical errors are measured against: its
 own error is about 20 times smaller than the error at the tightest default tolerance (on a
@@ -69,7 +73,14 @@ def _reference_state(model: ObservedODE, x: Tensor, method: str) -> Tensor:
             final, _ = model.solve_block(model.initial(x.double()), settings)
     finally:
         model.to(dtype)
-    return final
+    return _flat_state(final)
+
+
+def _flat_state(final: Tensor | tuple[Tensor, ...]) -> Tensor:
+    """The final state of the block as one (batch, features) tensor: the states of a model
+    with several (a tuple) side by side."""
+    states = final if isinstance(final, tuple) else (final,)
+    return torch.cat([s.reshape(len(s), -1) for s in states], dim=1)
 
 
 def _measure(
@@ -79,11 +90,13 @@ def _measure(
     start = time.perf_counter()
     final, stats = model.solve_block(h0, settings)
     forward_seconds = time.perf_counter() - start
-    loss = torch.nn.functional.cross_entropy(model.observations[0].reader(final), y.long())
+    states = final if isinstance(final, tuple) else (final,)
+    (logits,) = model.observations[0].parameters_at(states, [], states[0])
+    loss = torch.nn.functional.cross_entropy(logits, y.long())
     start = time.perf_counter()
     loss.backward()
     backward_seconds = time.perf_counter() - start
-    difference = final.detach().double() - reference
+    difference = _flat_state(final).detach().double() - reference
     error = difference.norm() / reference.norm()
     return {
         "tolerance": settings.rtol,
@@ -100,52 +113,74 @@ def plot_error_control(
     training: Sequence[Mapping[str, Any]],
     out_dir: Path,
 ) -> list[Path]:
-    """Write ``error_control.png`` (four panels) and its numbers, ``error_control.json``, from
-    the records of :func:`error_control` and ``training``, the rows of ``metrics.jsonl``."""
+    """Write ``error_control.png`` and its numbers, ``error_control.json``, from the records of
+    :func:`error_control` and ``training``, the rows of ``metrics.jsonl``: error against
+    forward evaluations (each point labelled with its tolerances; labels that would overlap
+    are left out), forward time and backward evaluations against forward evaluations, and the
+    evaluations per step over training when they changed (fixed steps: in the title)."""
     plt = pyplot()
     out_dir = Path(out_dir)
-    figure, axes = plt.subplots(1, 4, figsize=(17, 3.8))
+    over_training = evaluations(training)
+    flat = bool(over_training) and all(is_flat(points) for points in over_training.values())
+    panels = 3 if flat or not over_training else 4
+    figure, axes = plt.subplots(1, panels, figsize=(4.4 * panels, 4), layout="constrained")
     nfe = [r["nfe_forward"] for r in records]
 
     axis = axes[0]
     axis.plot(nfe, [r["error"] for r in records], "o-")
-    for record in records:
-        axis.annotate(
-            f"{record['tolerance']:.0e}",
-            (record["nfe_forward"], record["error"]),
-            textcoords="offset points",
-            xytext=(4, 4),
-            fontsize=7,
-        )
-    axis.set(xlabel="forward evaluations", ylabel="numerical error", yscale="log")
-    axis.set_title("error against evaluations (labels: tolerance)")
+    labels = _tolerance_labels(axis, records)
+    axis.set(xlabel="forward evaluations", ylabel="relative error of the final state")
+    axis.set(yscale="log", title="error (labels: rtol = atol)")
 
     axis = axes[1]
     axis.plot(nfe, [r["forward_seconds"] for r in records], "o")
-    axis.set(xlabel="forward evaluations", ylabel="forward seconds", title="forward time")
+    axis.set(xlabel="forward evaluations", ylabel="forward pass (seconds)", title="forward time")
 
     axis = axes[2]
     backward = [r["nfe_backward"] for r in records]
-    axis.plot(nfe, backward, "o", label="measured")
+    axis.plot(nfe, backward, "s", color="tab:green", label="adjoint backward pass")
     line = [0.0, max(nfe + backward)]
     axis.plot(line, line, ":", color="gray", label="backward = forward")
     axis.set(xlabel="forward evaluations", ylabel="backward evaluations")
-    axis.set_title("backward against forward (adjoint)")
-    axis.legend()
+    axis.set_title("backward against forward")
+    axis.legend(fontsize=8)
 
-    axis = axes[3]
-    rows = [r for r in training if "nfe_forward" in r]
-    for key in ("nfe_forward", "nfe_backward"):
-        points = [(r["step"], r[key]) for r in rows if r.get(key) is not None]
-        if points:
-            axis.plot(*zip(*points, strict=True), label=key)
-    axis.set(xlabel="training step", ylabel="evaluations per step", title="over training")
-    if rows:
-        axis.legend()
+    if flat:
+        figure.suptitle(f"training: {evaluations_note(over_training)}", fontsize=9)
+    elif over_training:
+        draw_evaluations(axes[3], over_training)
+    hide_overlapping(figure, labels)
 
     numbers = out_dir / "error_control.json"
     numbers.write_text(json.dumps(list(records), indent=2), encoding="utf-8")
     return [save(figure, out_dir / "error_control.png"), numbers]
+
+
+def _tolerance_labels(axis: Any, records: Sequence[Mapping[str, float]]) -> list[Any]:
+    """One label per distinct point of the error panel: tolerances that gave the same
+    evaluations and an error within ``SAME_POINT`` (relative) share it (``1e-01, 3e-02``)."""
+    groups: list[tuple[tuple[float, float], list[float]]] = []
+    for record in records:
+        point = (record["nfe_forward"], record["error"])
+        same = [
+            tolerances
+            for (nfe, error), tolerances in groups
+            if nfe == point[0] and abs(error - point[1]) <= SAME_POINT * max(error, point[1])
+        ]
+        if same:
+            same[0].append(record["tolerance"])
+        else:
+            groups.append((point, [record["tolerance"]]))
+    return [
+        axis.annotate(
+            ", ".join(f"{t:.0e}" for t in tolerances),
+            point,
+            textcoords="offset points",
+            xytext=(5, 3),
+            fontsize=7,
+        )
+        for point, tolerances in groups
+    ]
 
 
 def draw_odenet(

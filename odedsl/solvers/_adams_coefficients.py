@@ -15,6 +15,7 @@ tensors only ever meet the results through one small matrix product.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -121,3 +122,25 @@ def step_matrix_rows(
     if with_next:
         rows.append([0.0] * order + [-1.0])
     return rows, n_estimates
+
+
+def constant_step_coefficients(order: int) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """The constant-step Adams–Bashforth formula of order ``order`` and the Adams–Moulton one
+    of order ``order + 1``, as weights of the values of ``f`` (newest first).
+
+    ``y_{n+1} = y_n + h Σ_i b_i f_{n-i}`` (i < order) and
+    ``y_{n+1} = y_n + h (m_0 f_{n+1} + Σ_i m_{i+1} f_{n-i})``: the backward-difference forms
+    ``Σ_j g_j ∇^{j-1} f_n`` and ``+ g_{order+1} ∇^order f_{n+1}`` expanded, with the ``g_j``
+    of ``step_coefficients`` on equal spacings.
+    """
+    g = step_coefficients(1.0, tuple(float(i) for i in range(1, order)), order).g
+    bashforth = tuple(
+        sum(g[j - 1] * (-1) ** i * math.comb(j - 1, i) for j in range(i + 1, order + 1))
+        for i in range(order)
+    )
+    last = g[order]
+    moulton = (
+        last,
+        *(b + last * (-1) ** (i + 1) * math.comb(order, i + 1) for i, b in enumerate(bashforth)),
+    )
+    return bashforth, moulton

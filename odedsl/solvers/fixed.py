@@ -91,7 +91,7 @@ class FixedGridSolver:
             raise ValueError("options: step_size and grid_constructor are mutually exclusive")
         if self.grid_constructor is not None and not callable(self.grid_constructor):
             raise ValueError("options['grid_constructor'] must be callable (func, y0, t) -> grid")
-        interp = choice_option(options, "interp", "cubic", INTERPOLATIONS)
+        self.interp = interp = choice_option(options, "interp", "cubic", INTERPOLATIONS)
         b = self.tableau.b
         self.dense = (
             linear_dense_output(b) if interp == "linear" else hermite_dense_output(b, False)
@@ -114,7 +114,7 @@ class FixedGridSolver:
             first_end = next(grid)
             perturb = self.perturb
             at = _just_after(t0, first_end, self.y0) if perturb else None
-            stages = RungeKuttaStages.start(self.tableau, self.dense, self.func, self.y0, t0, at)
+            stages = self._start_stages(t0, at)
             outputs = Outputs(y0, len(times), stages.track_graph)
             y = y0
             next_out = 1
@@ -143,6 +143,12 @@ class FixedGridSolver:
         finally:
             self.stats.steps_accepted += n_steps
             self.stats.nfe_forward += 1 if stages is None else stages.nfe
+
+    def _start_stages(self, t0: float, at: Tensor | None = None) -> RungeKuttaStages:
+        """The step engine, holding ``f(t0, y0)``: the hook a non-Runge–Kutta fixed-grid
+        method (implicit stages, fixed Adams) overrides with an object of the same interface
+        (``step``, ``next_first_stage``, ``interpolate``, ``track_graph``, ``nfe``)."""
+        return RungeKuttaStages.start(self.tableau, self.dense, self.func, self.y0, t0, at)
 
     def _grid(self, t: Tensor, times: list[float]) -> tuple[int, Iterator[float]]:
         """The number of grid points and an iterator over them."""

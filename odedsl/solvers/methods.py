@@ -31,8 +31,27 @@ from __future__ import annotations
 from .adams import AdamsSolver
 from .adaptive import AdaptiveRungeKuttaSolver
 from .fixed import FixedGridSolver
+from .fixed_adams import ExplicitAdamsSolver, ImplicitAdamsSolver
+from .implicit import implicit_solver
+from .scipy_solver import ScipySolver
 from .tableau import ButcherTableau
-from .tableaux import BOSH3, DOPRI5, DOPRI8, EULER, HEUN, MIDPOINT, RK4, TSIT5
+from .tableaux import (
+    ADAPTIVE_HEUN,
+    BOSH3,
+    DOPRI5,
+    DOPRI8,
+    EULER,
+    FEHLBERG2,
+    HEUN,
+    HEUN3,
+    MIDPOINT,
+    RK4,
+    TSIT5,
+)
+from .tableaux.dirk import SDIRK2, TRBDF2
+from .tableaux.gauss_legendre import GL4, GL6
+from .tableaux.implicit_low_order import IMPLICIT_EULER, IMPLICIT_MIDPOINT, TRAPEZOID
+from .tableaux.radau import RADAU_IIA3, RADAU_IIA5
 
 
 def runge_kutta_solver(tableau: ButcherTableau, *, fixed_grid: bool = False) -> type:
@@ -42,14 +61,33 @@ def runge_kutta_solver(tableau: ButcherTableau, *, fixed_grid: bool = False) -> 
     return type(class_name, (base,), {"tableau": tableau, "__doc__": base.__doc__})
 
 
+_HEUN = runge_kutta_solver(HEUN)
+
 SOLVERS: dict[str, type] = {
     "euler": runge_kutta_solver(EULER),
     "midpoint": runge_kutta_solver(MIDPOINT),
-    "heun": runge_kutta_solver(HEUN),
+    "heun2": _HEUN,
+    "heun": _HEUN,  # odedsl's earlier name of heun2
+    "heun3": runge_kutta_solver(HEUN3),
     "rk4": runge_kutta_solver(RK4),
+    "adaptive_heun": runge_kutta_solver(ADAPTIVE_HEUN),
+    "fehlberg2": runge_kutta_solver(FEHLBERG2),
     "bosh3": runge_kutta_solver(BOSH3),
     "dopri5": runge_kutta_solver(DOPRI5),
     "tsit5": runge_kutta_solver(TSIT5),
     "dopri8": runge_kutta_solver(DOPRI8),
     "adams": AdamsSolver,
+    "explicit_adams": ExplicitAdamsSolver,
+    "implicit_adams": ImplicitAdamsSolver,
+    "fixed_adams": ImplicitAdamsSolver,  # torchdiffeq's older name of implicit_adams
+    "scipy_solver": ScipySolver,
+    "implicit_euler": implicit_solver(IMPLICIT_EULER),
+    "implicit_midpoint": implicit_solver(IMPLICIT_MIDPOINT),
+    "trapezoid": implicit_solver(TRAPEZOID),
+    "radauIIA3": implicit_solver(RADAU_IIA3),
+    "radauIIA5": implicit_solver(RADAU_IIA5),
+    "gl4": implicit_solver(GL4),
+    "gl6": implicit_solver(GL6),
+    "sdirk2": implicit_solver(SDIRK2),
+    "trbdf2": implicit_solver(TRBDF2),
 }

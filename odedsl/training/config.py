@@ -129,7 +129,8 @@ class TrainConfig:
     checkpoint whose evaluation metric ``best_metric`` is lowest (``best_mode = "min"``) or
     highest. ``patience`` (with ``eval_every``) stops training after that many evaluations in
     a row without a new best (0: never). ``clip_grad_norm`` clips the global gradient norm
-    when set.
+    when set. ``tensorboard`` writes the logged scalars to ``RUN/tensorboard/`` as well
+    (:mod:`odedsl.training.tensorboard`).
     """
 
     optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
@@ -144,6 +145,7 @@ class TrainConfig:
     best_metric: str = "loss"
     best_mode: str = "min"
     patience: int = 0
+    tensorboard: bool = False
 
     def __post_init__(self) -> None:
         if (self.steps is None) == (self.epochs is None):
@@ -162,6 +164,8 @@ class TrainConfig:
         if self.clip_grad_norm is not None:
             _positive("clip_grad_norm", self.clip_grad_norm)
         _choice("best_mode", self.best_mode, MODES)
+        if not isinstance(self.tensorboard, bool):
+            raise ConfigError(f"tensorboard must be true or false, got {self.tensorboard!r}")
         if self.schedule.unit == "epochs" and self.epochs is None:
             raise ConfigError("schedule milestones in epochs need epochs (not steps) to be set")
 
@@ -180,9 +184,12 @@ class TrainConfig:
         return replace(self, **{self.unit: length})
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-ready values."""
+        """Plain JSON-ready values (``tensorboard`` only when on: a run without it keeps the
+        configuration files of earlier versions)."""
         data = asdict(self)
         data["schedule"]["milestones"] = list(self.schedule.milestones)
+        if not self.tensorboard:
+            del data["tensorboard"]
         return data
 
     @classmethod

@@ -525,7 +525,7 @@ def train(
         trainer.start_fresh(spec_text)
     try:
         if trainer.main:
-            run.open_metrics(keep_through=trainer.state.step)
+            run.open_metrics(trainer.state.step, tensorboard=config.tensorboard)
         with StopRequest() as stop:
             return trainer.loop(stop)
     finally:

@@ -29,6 +29,7 @@ from odedsl.training.checkpoint import read_checkpoint
 from odedsl.training.config import TrainConfig
 from odedsl.training.errors import ConfigError, RunError
 from odedsl.training.lock import LOCK, RunLocked, held_for_fresh_run, holder, holds, run_lock
+from odedsl.training.tensorboard import TensorBoardLog
 
 SPEC = "spec.ode"
 CONFIG = "config.json"
@@ -56,6 +57,7 @@ class RunFolder:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self._metrics: IO[str] | None = None
+        self._board: TensorBoardLog | None = None
 
     def file(self, name: str) -> Path:
         """The path of one of the run's files."""
@@ -151,9 +153,11 @@ class RunFolder:
             raise RunError(f"{self.path}: no such run folder")
         return read_checkpoint(self.checkpoint_path(which))
 
-    def open_metrics(self, keep_through: int) -> None:
+    def open_metrics(self, keep_through: int, tensorboard: bool = False) -> None:
         """Opens ``metrics.jsonl`` for appending, first dropping lines past step ``keep_through``
-        (and any line a crash left unfinished)."""
+        (and any line a crash left unfinished); with ``tensorboard``, ``tensorboard/`` too."""
+        if tensorboard:
+            self._board = TensorBoardLog(self.path, keep_through if keep_through else None)
         path = self.file(METRICS)
         if path.is_file():
             kept = [record for record in self._records() if record["step"] <= keep_through]
@@ -168,11 +172,16 @@ class RunFolder:
             raise RuntimeError("open_metrics must be called before log")
         self._metrics.write(json.dumps(record) + "\n")
         self._metrics.flush()
+        if self._board is not None:
+            self._board.log(record)
 
     def close_metrics(self) -> None:
         if self._metrics is not None:
             self._metrics.close()
             self._metrics = None
+        if self._board is not None:
+            self._board.close()
+            self._board = None
 
     def read_metrics(self) -> list[dict[str, Any]]:
         """Every complete record of ``metrics.jsonl``, in order."""

@@ -374,3 +374,12 @@ def test_adams_mode_override_and_its_bad_values():
     assert "mode" not in model.train_solver.options
     with pytest.raises(ValueError, match="use one of pece, pec"):
         compile(MOONS, method="adams", adams_mode="pecec")
+
+
+def test_eval_every_is_a_training_override_even_for_a_flow_without_an_ode():
+    """`eval_every` starts with `eval_` but is the training option, not an evaluation solver
+    option `every`: a planar (discrete) flow, which has no solver, takes it."""
+    model = odedsl.compile(SPECS / "planar_density.ode", eval_every=2)
+    assert model.spec.train.eval_every == 2
+    with pytest.raises(ValueError, match="solves no ODE"):
+        odedsl.compile(SPECS / "planar_density.ode", eval_rtol=1e-3)

@@ -417,3 +417,12 @@ def test_adams_mode_is_read_by_adams_and_has_no_effect_elsewhere() -> None:
     (warning,) = model.warnings
     assert warning.code == "W004"
     assert warning.message == "`adams_mode` only applies to `:adams`, not `:tsit5`"
+
+
+@pytest.mark.parametrize(("method", "warns"), [("implicit_adams", False), ("rk4", True)])
+def test_tolerances_have_an_effect_on_implicit_adams_only_among_fixed_steps(
+    method: str, warns: bool
+) -> None:
+    # implicit_adams iterates its corrector to rtol/atol; other fixed-step methods ignore them
+    model = flow(solver=f"method = :{method}\n        step_size = 0.1\n        rtol = 1e-3")
+    assert [w.code for w in model.warnings] == (["W004"] if warns else [])

@@ -153,3 +153,20 @@ def test_a_step_is_measured_per_example_and_a_batch_that_does_not_fit_is_refused
         check_batch_memory(Scaled(), data)
     # a batch beyond the data takes all 10 rows: 320 B, which fits
     check_batch_memory(Scaled(), TensorBatches({"x": torch.zeros(10, 8)}, 10**9))
+
+
+def test_a_data_error_in_training_names_the_spec_file(tmp_path: Path) -> None:
+    """Data are read in the training process from the spec's text: a bad cell is reported
+    under the spec's path and line (not `<string>`), then the file's own line and column."""
+    import odedsl
+    from odedsl.data import DataError
+
+    (tmp_path / "bad.csv").write_text("t,a,b\n0,1,2\n1,1_000,3\n2,1,2\n")
+    spec = tmp_path / "m.ode"
+    spec.write_text(
+        (Path(__file__).resolve().parents[2] / "specs" / "sysid_oscillator.ode")
+        .read_text()
+        .replace("data/oscillator.csv", "bad.csv")
+    )
+    with pytest.raises(DataError, match=rf"{spec}:9:9: CSV\(\): .*bad.csv:3: column 2 \('a'\)"):
+        odedsl.train(spec, out=tmp_path / "run", steps=1, stream=io.StringIO())

@@ -1,4 +1,5 @@
-"""Heun's method (explicit trapezoidal rule): two stages, order 2."""
+"""Heun's method (explicit trapezoidal rule): two stages, order 2; torchdiffeq's ``heun2``
+(registered as ``heun2`` and, odedsl's earlier name, ``heun``)."""
 
 from __future__ import annotations
 
