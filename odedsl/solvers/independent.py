@@ -27,6 +27,7 @@ from torch import Tensor
 
 from odedsl.errors import SolverError
 
+from .adaptive import AdaptiveRungeKuttaSolver
 from .control import CONTROLLERS
 from .options import choice_option, float_option, step_bounds
 from .runge_kutta import Func, check_derivative
@@ -406,7 +407,7 @@ def _per_row_tolerance(name: str, tol: float | Tensor, y0: Tensor) -> Tensor:
 def independent_solver(solver: type) -> type:
     """The per-row version of an adaptive Runge–Kutta solver class; ``ValueError`` otherwise."""
     tableau = getattr(solver, "tableau", None)
-    if tableau is None or not tableau.adaptive:
+    if not issubclass(solver, AdaptiveRungeKuttaSolver) or not isinstance(tableau, ButcherTableau):
         raise ValueError(
             "per_sample: per-row step sizes need an adaptive Runge–Kutta method (dopri5, "
             "tsit5, bosh3, ...); a fixed-step method already takes the same steps in every "
