@@ -27,6 +27,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from .integrate import solver_class
+from .methods import SOLVERS
 from .options import suggestion
 
 CALLBACKS = ("step", "accept_step", "reject_step")
@@ -43,8 +45,6 @@ _INTERNAL_OPTIONS = frozenset({"callbacks"})
 
 
 def _known_everywhere() -> frozenset[str]:
-    from .methods import SOLVERS
-
     names = set(_API_OPTIONS)
     for cls in SOLVERS.values():
         names |= getattr(cls, "option_names", frozenset())
@@ -59,8 +59,6 @@ def screen_options(
     A name that no method knows raises ``ValueError`` when ``strict`` (with a did-you-mean),
     else is dropped with a warning as well. ``dtype`` is checked and removed.
     """
-    from .integrate import solver_class
-
     accepted = getattr(solver_class(method), "option_names", None)
     options = dict(options)
     _check_dtype(options.pop("dtype", None), where)
@@ -100,8 +98,6 @@ def _check_dtype(dtype: Any, where: str) -> None:
 def torchdiffeq_defaults(method: str, options: Mapping[str, Any] | None) -> dict[str, Any]:
     """``options`` with torchdiffeq's defaults where ``method`` takes the option: linear
     interpolation between fixed grid points, and no step limit."""
-    from .integrate import solver_class
-
     accepted = getattr(solver_class(method), "option_names", frozenset())
     options = dict(options or {})
     if "interp" in accepted:
@@ -178,8 +174,6 @@ def callbacks_option(
     """``{"callbacks": StepCallbacks}`` for a method's options, or ``{}`` if there are none;
     callbacks the method cannot call (any, in per-row solves) are left out with a warning,
     as torchdiffeq does."""
-    from .integrate import solver_class
-
     if not functions:
         return {}
     valid = frozenset() if per_sample else getattr(solver_class(method), "valid_callbacks", ())
