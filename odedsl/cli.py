@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from odedsl import __version__
+from odedsl.cli_export import add_export
 from odedsl.cli_predict import PREDICT_COMMANDS
 from odedsl.cli_runs import EXIT_BROKEN_PIPE, EXIT_INTERRUPTED, RUN_COMMANDS, UsageError
 
@@ -54,6 +55,7 @@ _COMMANDS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (
     _add_check,
     *RUN_COMMANDS,
     *PREDICT_COMMANDS,
+    add_export,
 )
 
 

@@ -33,12 +33,13 @@ ALLOWED: dict[str, set[str]] = {
     "plots": {"errors", "models"},
     "compiler": {"errors", "machine", "lang", "symbolic", "solvers", "data", "training"}
     | {"nn", "models"},
+    "export": {"errors", "solvers", "nn", "models"},
 }
 """What each package may import; the entry points (``odedsl/__init__.py``, ``cli``,
-``cli_runs``, ``cli_predict``, ``__main__``) may import anything."""
+``cli_runs``, ``cli_predict``, ``cli_export``, ``__main__``) may import anything."""
 ALLOWED["workflow"] = set(ALLOWED)  # the glue of the run commands: every package above
 ALLOWED["forecast"] = {"errors", "data", "models", "training", "workflow"}  # `odedsl predict`
-ENTRY_POINTS = {"odedsl", "cli", "cli_runs", "cli_predict", "__main__"}
+ENTRY_POINTS = {"odedsl", "cli", "cli_runs", "cli_predict", "cli_export", "__main__"}
 
 NEVER_THIRD_PARTY: dict[str, set[str]] = {
     "lang": {"torch", "numpy", "sympy"},

@@ -53,7 +53,19 @@ class GeneratedFunction(nn.Module):
         for attribute, member in parts.select(program.members[name]).items():
             setattr(self, attribute, member)
         self.name = name
+        self.program = program
         self.function: Callable = program.function(name)
+
+    def __getstate__(self) -> dict:
+        # The function lives in a module made by exec, which pickle cannot import by name:
+        # keep the program's text instead and execute it again on load (torch.save(model)).
+        state = self.__dict__.copy()
+        del state["function"]
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self.function = self.program.function(self.name)
 
     def forward(self, *args: Tensor | tuple[Tensor, ...]):
         return self.function(self, *_flatten(args))

@@ -84,6 +84,10 @@ class Program:
             f"{'-' * 37}\n{self.symbolic.emitted.source}"
         )
 
+    def __getstate__(self) -> dict:
+        # The executed namespace is rebuilt from ``text`` on first use after unpickling.
+        return {**self.__dict__, "_namespace": None}
+
     def function(self, name: str):
         """The generated function ``name`` (the module is executed once, on first use)."""
         if self._namespace is None:

@@ -60,6 +60,10 @@ class Family:
             return self.mode(*params)
         return self.mean(*params)
 
+    def __reduce__(self) -> tuple:
+        # Pickled by its catalogue name (its functions include lambdas): torch.save(model).
+        return family, (self.name,)
+
 
 FAMILIES: dict[str, Family] = {}
 

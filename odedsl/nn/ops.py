@@ -49,10 +49,16 @@ def sequence_network(net: nn.Module, values: Tensor, times: Tensor | None = None
         times = torch.zeros_like(values[..., 0])
     times = times.expand(values.shape[:-1])
     mask = torch.isfinite(values).all(-1) & torch.isfinite(times)
-    if bool(mask.all()):
+    if not capturing() and bool(mask.all()):  # the shortcut reads the data: not in a graph
         return net(values, times)
     values = torch.where(mask[..., None], values, torch.zeros_like(values))
     return net(values, torch.where(mask, times, torch.zeros_like(times)), mask)
+
+
+def capturing() -> bool:
+    """Whether torch is recording a graph to export (``torch.export``, ``torch.jit.trace``),
+    where control flow may not depend on tensor values."""
+    return torch.jit.is_tracing() or torch.compiler.is_exporting()
 
 
 def arange(start: int, stop: int, like: Tensor) -> Tensor:
