@@ -3,7 +3,8 @@
 The public surface is small and imported lazily, so that ``odedsl check`` and the language
 front end never pay for importing torch:
 
-- ``odedsl.odeint`` / ``odedsl.odeint_adjoint``: drop-in replacements for torchdiffeq's calls.
+- ``odedsl.odeint`` / ``odedsl.odeint_adjoint`` / ``odedsl.odeint_event``: drop-in
+  replacements for torchdiffeq's calls.
 - ``odedsl.solve``: the same solve, returning a ``Solution`` with ``.ys`` and ``.stats``.
 - ``odedsl.check``: parse and check a spec, raising ``odedsl.SpecError`` on bad input.
 - ``odedsl.compile``: a spec's model (an ``nn.Module``); ``odedsl.generated_code`` its code.
@@ -21,6 +22,7 @@ __version__ = "0.1.0"
 _EXPORTS: dict[str, str] = {
     "odeint": "odedsl.solvers",
     "odeint_adjoint": "odedsl.solvers",
+    "odeint_event": "odedsl.solvers",
     "solve": "odedsl.solvers",
     "Solution": "odedsl.solvers",
     "SolverStats": "odedsl.solvers",

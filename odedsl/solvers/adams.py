@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -47,6 +48,7 @@ from .options import choice_option, int_option, step_bounds, times_as_floats, ti
 from .outputs import Outputs
 from .runge_kutta import Func, check_derivative
 from .solution import SolverStats
+from .stepping import AcceptedStep, StepHook
 
 # The last step before a stop is stretched by up to this factor rather than leave a sliver.
 STRETCH = 1.01
@@ -112,6 +114,7 @@ class AdamsSolver:
     takes over).
     """
 
+    step_hook: StepHook | None = None  # see ``stepping``
     option_names: ClassVar[frozenset[str]] = frozenset(
         {
             "first_step",
@@ -182,6 +185,8 @@ class AdamsSolver:
             while state.t != stop:
                 order = self._step(state, stop, is_jump, direction)
                 next_out = self._fill(outputs, state, order, times, next_out)
+                if self.step_hook is not None:
+                    self.step_hook(self._accepted(state, order))
             if is_jump:
                 self._end_start(state)
                 t0, y0 = stop, state.y
@@ -326,16 +331,31 @@ class AdamsSolver:
             offsets.append(times[j] - t1)
             j += 1
         if offsets:
-            terms = order + 1
-            weights = [
-                [hi * c for c in interpolation_coefficients(hi, state.psi, terms)] for hi in offsets
-            ]
-            w = torch.tensor(weights, dtype=state.y.dtype, device=state.y.device)
-            outputs.add(torch.addmm(state.y.unsqueeze(0), w, state.phi[:terms]))
+            outputs.add(self._interpolate(state, order, offsets))
         if j < len(times) and times[j] == t1:
             outputs.add(state.y.unsqueeze(0))
             j += 1
         return j
+
+    @staticmethod
+    def _interpolate(state: _History, order: int, offsets: list[float]) -> Tensor:
+        """The corrector's polynomial of the last step (order ``order``) at ``state.t`` plus
+        each offset, as rows of an ``(m, n)`` tensor."""
+        terms = order + 1
+        weights = [
+            [hi * c for c in interpolation_coefficients(hi, state.psi, terms)] for hi in offsets
+        ]
+        w = torch.tensor(weights, dtype=state.y.dtype, device=state.y.device)
+        return torch.addmm(state.y.unsqueeze(0), w, state.phi[:terms])
+
+    def _accepted(self, state: _History, order: int) -> AcceptedStep:
+        """The step just taken as the step hook sees it."""
+        t1 = state.t
+
+        def interpolate(times: Sequence[float]) -> Tensor:
+            return self._interpolate(state, order, [s - t1 for s in times])
+
+        return AcceptedStep(state.past[0], t1, state.y, interpolate)
 
     # ------------------------------------------------------------------ small pieces
     def _norms(self, rows: Tensor, scale: Tensor) -> list[float]:

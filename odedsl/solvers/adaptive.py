@@ -35,6 +35,7 @@ from .options import (
 from .outputs import Outputs, fill_outputs
 from .runge_kutta import Func, RungeKuttaStages
 from .solution import SolverStats
+from .stepping import StepHook, engine_step
 from .tableau import ButcherTableau
 
 
@@ -52,6 +53,7 @@ class AdaptiveRungeKuttaSolver:
     """
 
     tableau: ClassVar[ButcherTableau]
+    step_hook: StepHook | None = None  # see ``stepping``
     option_names: ClassVar[frozenset[str]] = frozenset(
         {
             "first_step",
@@ -162,6 +164,8 @@ class AdaptiveRungeKuttaSolver:
                     self.step_callback(t1, y1.view(self.y0.shape))
                 if direction * (times[next_out] - t1) <= 0.0:
                     next_out = fill_outputs(outputs, stages, times, next_out, t0, h, t1, y, y1)
+                if self.step_hook is not None:
+                    self.step_hook(engine_step(stages, t0, h, t1, y, y1))
                 if not landing:
                     stages.next_first_stage(t1, y1)
                 elif stop_index == len(stops) - 1:

@@ -62,6 +62,7 @@ class _Settings:
     adjoint_norm: str | Callable[[tuple[Tensor, ...]], Tensor]
     adjoint_callbacks: Mapping[str, Callable]
     stats: SolverStats
+    forward_ys: Tensor | None = None  # the forward solution when already known (events)
     per_sample: bool = False
 
 
@@ -122,18 +123,20 @@ def _seminorm(n_checked: int):
 class _AdjointSolve(torch.autograd.Function):
     @staticmethod
     def forward(ctx, settings: _Settings, y0: Tensor, t: Tensor, *params: Tensor) -> Tensor:
-        with torch.no_grad():
-            ys = integrate(
-                settings.func,
-                y0,
-                t,
-                method=settings.method,
-                rtol=settings.rtol,
-                atol=settings.atol,
-                options=settings.options,
-                stats=settings.stats,
-                per_sample=settings.per_sample,
-            )
+        ys = settings.forward_ys
+        if ys is None:
+            with torch.no_grad():
+                ys = integrate(
+                    settings.func,
+                    y0,
+                    t,
+                    method=settings.method,
+                    rtol=settings.rtol,
+                    atol=settings.atol,
+                    options=settings.options,
+                    stats=settings.stats,
+                    per_sample=settings.per_sample,
+                )
         ctx.settings = settings
         ctx.params = params
         # torchdiffeq keeps the adjoint norm here, where its own tests read and replace it
@@ -251,6 +254,7 @@ def adjoint_solve(
     adjoint_norm: str | Callable[[tuple[Tensor, ...]], Tensor] = "seminorm",
     adjoint_callbacks: Mapping[str, Callable] | None = None,
     stats: SolverStats,
+    forward_ys: Tensor | None = None,
     per_sample: bool = False,
 ) -> Tensor:
     """Solve ``dy/dt = func(t, y)`` at the times ``t``, with gradients by the adjoint method.
@@ -259,7 +263,8 @@ def adjoint_solve(
     those of ``adjoint_params`` that require grad. The backward pass adds its evaluations
     to ``stats.nfe_backward``. ``per_sample`` steps each row on its own in the forward
     solve; the backward pass is one joint solve of the whole batch either way (a per-row
-    parameter adjoint would hold one copy of every parameter per row).
+    parameter adjoint would hold one copy of every parameter per row). ``forward_ys``: the
+    forward solution at ``t``, when the caller has it already (it is then not solved again).
     """
     params = differentiable_params(adjoint_params)
     settings = _Settings(
@@ -275,6 +280,7 @@ def adjoint_solve(
         adjoint_norm=adjoint_norm,
         adjoint_callbacks=adjoint_callbacks or {},
         stats=stats,
+        forward_ys=forward_ys,
         per_sample=per_sample,
     )
     return _AdjointSolve.apply(settings, y0, t, *params)

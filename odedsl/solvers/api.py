@@ -31,6 +31,7 @@ from .tuples import RowTupleLayout, TupleFunc, TupleLayout
 GRADIENT_METHODS = ("direct", "adjoint", "checkpoint")
 ADJOINT_NORMS = ("seminorm", "full")
 DEFAULT_METHOD = "dopri5"
+EVENT_MODES = ("first", "per_row")
 
 State = Tensor | tuple[Tensor, ...]
 
@@ -52,6 +53,8 @@ def solve(
     adjoint_options: Mapping[str, Any] | None = None,
     adjoint_norm: str | Callable[[tuple[Tensor, ...]], Tensor] = "seminorm",
     checkpoints: int | None = None,
+    event_fn: Callable | None = None,
+    events: str = "first",
     per_sample: bool = False,
 ) -> Solution:
     """Solve ``dy/dt = func(t, y)``, ``y(t[0]) = y0`` at the times ``t``.
@@ -75,6 +78,12 @@ def solve(
     ``t`` may be ``(B, T)`` (each row its own output times; direct gradients). Adaptive
     Runge–Kutta methods only; per-row counts in ``stats.info["per_row"]``. With
     ``gradient="adjoint"`` the backward pass stays one joint solve of the whole batch.
+
+    With ``event_fn(t, y)`` (see ``events``), ``t = [t0, t1]`` gives the start and the
+    direction: the solve runs until ``event_fn`` crosses zero, ``ys`` is ``[y0, y(event)]``
+    and ``event_t`` the event time. ``events="first"`` stops the whole state at the first
+    event (torchdiffeq's); ``events="per_row"`` stops each row of ``y0`` (its first axis) at
+    its own: ``event_fn`` returns one value per row and ``event_t`` has one time per row.
     """
     if not callable(func):
         raise ValueError(f"func must be callable as func(t, y), got {type(func).__name__}")
@@ -92,6 +101,14 @@ def solve(
     gradient = _check_choice("gradient", gradient, GRADIENT_METHODS)
     if per_sample:
         _check_per_sample(per_sample, gradient, t)
+    events = _check_choice("events", events, EVENT_MODES)
+    if events != "first" and event_fn is None:
+        raise ValueError(f"events={events!r} needs an event_fn to say where each row stops")
+    if per_sample and event_fn is not None:
+        raise ValueError(
+            "per_sample: event_fn is not supported with per-row step sizes; "
+            "events='per_row' stops each row at its own event with shared steps"
+        )
     flat_func = func if layout is None else TupleFunc(func, layout)
     if layout is not None:
         norm = options.get("norm")
@@ -99,20 +116,8 @@ def solve(
     stats = SolverStats(info={"method": method})
     state_view = layout.unflatten if layout is not None else lambda flat: flat.view(y0.shape)
     callbacks = callbacks_option(method, func_callbacks(func), state_view, per_sample=per_sample)
-    if gradient == "direct":
-        options.update(callbacks)
-        ys = integrate(
-            flat_func,
-            flat_y0,
-            t,
-            method=method,
-            rtol=rtol,
-            atol=atol,
-            options=options,
-            stats=stats,
-            per_sample=per_sample,
-        )
-    else:
+    adjoint: dict[str, Any] = {}
+    if gradient != "direct":
         adjoint = _adjoint_arguments(
             func,
             method,
@@ -128,30 +133,50 @@ def solve(
         )
         if callable(adjoint["adjoint_norm"]) and layout is not None:
             adjoint["adjoint_norm"] = layout.wrap_adjoint_norm(adjoint["adjoint_norm"])
-        options.update(callbacks)
-        common = dict(method=method, rtol=rtol, atol=atol, options=options, stats=stats)
+    options.update(callbacks)
+    common = dict(method=method, rtol=rtol, atol=atol, options=options, stats=stats)
+
+    def solve_at(times: Tensor, forward_ys: Tensor | None = None) -> Tensor:
+        if gradient == "direct":
+            return integrate(flat_func, flat_y0, times, **common, per_sample=per_sample)
         if gradient == "adjoint":
             from .adjoint import adjoint_solve
 
-            adjoint_callbacks = func_callbacks(func, "_adjoint")
-            ys = adjoint_solve(
+            return adjoint_solve(
                 flat_func,
                 flat_y0,
-                t,
+                times,
                 **common,
                 **adjoint,
-                adjoint_callbacks=adjoint_callbacks,
+                adjoint_callbacks=func_callbacks(func, "_adjoint"),
                 per_sample=per_sample,
+                forward_ys=forward_ys,
             )
-        else:
-            from .checkpoint import checkpoint_solve
+        from .checkpoint import checkpoint_solve
 
-            ys = checkpoint_solve(
-                flat_func, flat_y0, t, **common, **adjoint, checkpoints=checkpoints
-            )
+        return checkpoint_solve(
+            flat_func, flat_y0, times, **common, **adjoint, checkpoints=checkpoints
+        )
+
+    event_t = None
+    if event_fn is None:
+        ys = solve_at(t)
+    else:
+        from .events import solve_until_event
+
+        event_t, ys = solve_until_event(
+            flat_func,
+            flat_y0,
+            t,
+            event_fn=event_fn,
+            events=events,
+            to_state=(lambda y: y) if layout is None else layout.unflatten,
+            gradient_solve=None if gradient == "direct" else solve_at,
+            **common,
+        )
     if layout is not None:
-        ys = layout.unflatten(ys, (t.shape[-1],))
-    return Solution(ys=ys, stats=stats)
+        ys = layout.unflatten(ys, (ys.shape[0],))
+    return Solution(ys=ys, stats=stats, event_t=event_t)
 
 
 def odeint(
@@ -163,15 +188,22 @@ def odeint(
     atol: float | Tensor | tuple = 1e-9,
     method: str | None = None,
     options: Mapping[str, Any] | None = None,
-) -> State:
+    event_fn: Callable | None = None,
+) -> State | tuple[Tensor, State]:
     """torchdiffeq's ``odeint``: the same call, returning the same tensor (or tuple).
 
     torchdiffeq's defaults apply (linear interpolation on fixed grids, no step limit), and
-    options the method does not use are dropped with a warning, as torchdiffeq does.
+    options the method does not use are dropped with a warning, as torchdiffeq does. With
+    ``event_fn``, returns ``(event_t, solution)`` as torchdiffeq does (see ``solve``); unlike
+    torchdiffeq's, ``event_t`` and ``solution[-1]`` carry their full gradients (implicit
+    function theorem) without ``odeint_event``.
     """
     method = DEFAULT_METHOD if method is None else method
     options = torchdiffeq_options(method, _check_options("options", options))
-    return solve(func, y0, t, rtol=rtol, atol=atol, method=method, options=options).ys
+    solution = solve(
+        func, y0, t, rtol=rtol, atol=atol, method=method, options=options, event_fn=event_fn
+    )
+    return solution.ys if event_fn is None else (solution.event_t, solution.ys)
 
 
 def odeint_adjoint(
@@ -188,7 +220,8 @@ def odeint_adjoint(
     adjoint_method: str | None = None,
     adjoint_options: Mapping[str, Any] | None = None,
     adjoint_params: Iterable[Tensor] | None = None,
-) -> State:
+    event_fn: Callable | None = None,
+) -> State | tuple[Tensor, State]:
     """torchdiffeq's ``odeint_adjoint``, as ``solve(..., gradient="adjoint").ys``.
 
     torchdiffeq's defaults apply, as in ``odeint``. ``adjoint_options`` default to
@@ -210,7 +243,7 @@ def odeint_adjoint(
         norm = torchdiffeq_adjoint_norm(
             state_norm, parts, isinstance(y0, tuple), seminorm=norm == "seminorm"
         )
-    return solve(
+    solution = solve(
         func,
         y0,
         t,
@@ -225,7 +258,9 @@ def odeint_adjoint(
         adjoint_atol=adjoint_atol,
         adjoint_options=torchdiffeq_options(adjoint_method, adjoint_options, "adjoint_options"),
         adjoint_norm=norm,
-    ).ys
+        event_fn=event_fn,
+    )
+    return solution.ys if event_fn is None else (solution.event_t, solution.ys)
 
 
 def _flatten_state(y0: Any, per_row: bool = False) -> tuple[TupleLayout | None, Tensor]:

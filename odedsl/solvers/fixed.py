@@ -33,6 +33,7 @@ from .options import (
 from .outputs import Outputs, fill_outputs
 from .runge_kutta import Func, RungeKuttaStages
 from .solution import SolverStats
+from .stepping import StepHook, engine_step
 from .tableau import ButcherTableau
 
 INTERPOLATIONS = ("cubic", "linear")
@@ -55,6 +56,7 @@ class FixedGridSolver:
     """
 
     tableau: ClassVar[ButcherTableau]
+    step_hook: StepHook | None = None  # see ``stepping``
     option_names: ClassVar[frozenset[str]] = frozenset(
         {
             "step_size",
@@ -105,7 +107,8 @@ class FixedGridSolver:
         """Solve at the times ``t`` (strictly monotone); returns ``(len(t), *y0.shape)``."""
         times = times_as_floats(t)
         n_grid, grid = self._grid(t, times)
-        _check_grid_length(n_grid - 1, self.max_num_steps, times)
+        if n_grid is not None:
+            _check_grid_length(n_grid - 1, self.max_num_steps, times)
         y0 = self.y0.reshape(-1)
         stages = None
         n_steps = 0
@@ -138,6 +141,8 @@ class FixedGridSolver:
                             f"{n_steps} steps taken). Hint: use a smaller step size or an "
                             "adaptive method, or check func for overflow."
                         )
+                if self.step_hook is not None:
+                    self.step_hook(engine_step(stages, t0, h, t1, y, y1))
                 t0, y = t1, y1
             return outputs.result(self.y0.shape)
         finally:
@@ -150,9 +155,17 @@ class FixedGridSolver:
         (``step``, ``next_first_stage``, ``interpolate``, ``track_graph``, ``nfe``)."""
         return RungeKuttaStages.start(self.tableau, self.dense, self.func, self.y0, t0, at)
 
-    def _grid(self, t: Tensor, times: list[float]) -> tuple[int, Iterator[float]]:
-        """The number of grid points and an iterator over them."""
+    def _grid(self, t: Tensor, times: list[float]) -> tuple[int | None, Iterator[float]]:
+        """The number of grid points (``None``: an endless grid) and an iterator over them."""
         t0, t_end = times[0], times[-1]
+        if math.isinf(t_end):  # an open-ended solve (until an event): the step size decides
+            if self.step_size is None:
+                raise ValueError(
+                    "options['step_size'] is required to solve with a fixed-grid method until "
+                    "an event (the grid cannot be built up to an unknown time)"
+                )
+            step = math.copysign(self.step_size, t_end - t0)
+            return None, (t0 + i * step for i in itertools.count())
         if self.step_size is not None:
             span = t_end - t0
             # Times carry rounding of a few ulps: a span of n steps plus rounding is n steps.

@@ -33,6 +33,32 @@ def solver_class(method: str) -> type:
         ) from None
 
 
+def solver_factory(
+    func: Callable[[Tensor, Tensor], Tensor],
+    method: str,
+    rtol: float | Tensor,
+    atol: float | Tensor,
+    options: Mapping[str, Any] | None,
+    norm: Norm | None,
+    stats: SolverStats,
+    per_sample: bool = False,
+) -> Callable[[Tensor], Any]:
+    """Check ``options`` for ``method`` and return ``y0 -> solver`` (see ``methods``).
+
+    ``norm`` wins over ``options["norm"]``; ``per_sample`` picks the method's per-row solver.
+    """
+    cls = solver_class(method)
+    if per_sample:
+        cls = independent_solver(cls)
+    options = dict(options or {})
+    option_norm = options.pop("norm", None)
+    norm = norm if norm is not None else option_norm
+    known = getattr(cls, "option_names", None)
+    if known is not None:
+        check_option_names(options, known, method)
+    return lambda y0: cls(func, y0, rtol, atol, norm, options, stats)
+
+
 def integrate(
     func: Callable[[Tensor, Tensor], Tensor],
     y0: Tensor,
@@ -56,20 +82,12 @@ def integrate(
     and ``t``. ``per_sample`` gives every row of the batch (``y0``'s first axis) its own step
     size (``independent.IndependentRungeKuttaSolver``; ``t`` may then be ``(B, T)``).
     """
-    cls = solver_class(method)
-    if per_sample:
-        cls = independent_solver(cls)
-    options = dict(options or {})
-    option_norm = options.pop("norm", None)
-    norm = norm if norm is not None else option_norm
-    known = getattr(cls, "option_names", None)
-    if known is not None:
-        check_option_names(options, known, method)
+    build = solver_factory(func, method, rtol, atol, options, norm, stats, per_sample)
     if t.shape[-1] == 1:
         return y0.unsqueeze(0).clone()
     time_gradient = torch.is_grad_enabled() and t.requires_grad
-    start = _shift_start(func, y0, t, stats) if time_gradient else y0
-    ys = cls(func, start, rtol, atol, norm, options, stats).integrate(t)
+    start = shift_start(func, y0, t, stats) if time_gradient else y0
+    ys = build(start).integrate(t)
     if time_gradient:
         ys = _attach_time_gradient(func, y0, t, ys, stats)
     return ys
@@ -79,7 +97,7 @@ def _time(t: Tensor, like: Tensor) -> Tensor:
     return t.detach().to(device=like.device, dtype=like.dtype)
 
 
-def _shift_start(func: Callable, y0: Tensor, t: Tensor, stats: SolverStats) -> Tensor:
+def shift_start(func: Callable, y0: Tensor, t: Tensor, stats: SolverStats) -> Tensor:
     """``y0 - δ f(t0, y0)`` with ``δ = t0 - t0.detach()`` (zero): starting at ``t0 + δ``
     from ``y0`` is, to first order, starting at ``t0`` from ``y0 - δ f(t0, y0)``."""
     with torch.no_grad():

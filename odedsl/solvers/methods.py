@@ -4,6 +4,7 @@ Interface of a solver class (Runge–Kutta here, Adams in ``adams.py``)::
 
     class Solver:
         option_names: ClassVar[frozenset[str]]    # options it accepts (checked by integrate)
+        step_hook: StepHook | None = None          # called with each accepted step
 
         def __init__(self, func, y0, rtol, atol, norm, options, stats): ...
         def integrate(self, t) -> Tensor: ...
@@ -18,7 +19,10 @@ Interface of a solver class (Runge–Kutta here, Adams in ``adams.py``)::
 - ``stats``: a ``SolverStats`` the solver updates in place (every ``func`` call counts).
 - ``integrate(t)``: ``t`` a strictly monotone 1-D tensor with at least one entry, increasing
   or decreasing; returns the solution at ``t`` with shape ``(len(t), *y0.shape)``, the first
-  row ``y0``. Failures raise ``odedsl.errors.SolverError``.
+  row ``y0``. Failures raise ``odedsl.errors.SolverError``. ``t[-1]`` may be ``±inf`` (a
+  solve that a step hook ends, e.g. at an event).
+- ``step_hook``: when set, called after every accepted step with a ``stepping.AcceptedStep``
+  (the step's ends and dense output); events (``events.py``) use it.
 
 Helpers for new solvers: ``control`` (``select_initial_step``, ``StepSizeController``,
 ``rms_norm``), ``interpolation`` (``hermite_interpolate``, ``DenseOutput``) and

@@ -27,7 +27,9 @@ class SolverStats:
 @dataclass
 class Solution:
     """``ys``: the solution at the requested times, shaped like ``odeint``'s return value
-    (a tensor, or a tuple of tensors for a tuple state); ``stats``: the solve's counters."""
+    (a tensor, or a tuple of tensors for a tuple state); ``stats``: the solve's counters;
+    ``event_t``: with ``event_fn``, the event time (one per row with ``events="per_row"``)."""
 
     ys: Tensor | tuple[Tensor, ...]
     stats: SolverStats
+    event_t: Tensor | None = None  # the event time(s) of a solve with event_fn
