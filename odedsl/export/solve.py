@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from odedsl.solvers.fixed import FixedGridSolver
 from odedsl.solvers.methods import SOLVERS
 from odedsl.solvers.tableau import ButcherTableau
 
@@ -33,11 +34,13 @@ Field = Callable[[Tensor, States], States]
 
 
 def fixed_step_methods() -> tuple[str, ...]:
-    """The methods an artefact can use: those whose solvers step on a fixed grid."""
+    """The methods an artefact can use: explicit Runge–Kutta methods on a fixed grid."""
     return tuple(
         name
         for name, solver in SOLVERS.items()
-        if getattr(solver, "tableau", None) is not None and not solver.tableau.adaptive
+        if issubclass(solver, FixedGridSolver)
+        and solver._start_stages is FixedGridSolver._start_stages  # the tableau alone steps
+        and isinstance(solver.tableau, ButcherTableau)
     )
 
 
