@@ -95,24 +95,32 @@ def _check_dtype(dtype: Any, where: str) -> None:
         )
 
 
-def torchdiffeq_defaults(method: str, options: Mapping[str, Any] | None) -> dict[str, Any]:
+def torchdiffeq_defaults(
+    method: str, options: Mapping[str, Any] | None, *, unlimited_steps: bool = True
+) -> dict[str, Any]:
     """``options`` with torchdiffeq's defaults where ``method`` takes the option: linear
-    interpolation between fixed grid points, and no step limit."""
+    interpolation between fixed grid points, and no step limit (unless ``unlimited_steps``
+    is false: a search for an event keeps its own cap, as torchdiffeq's does)."""
     accepted = getattr(solver_class(method), "option_names", frozenset())
     options = dict(options or {})
     if "interp" in accepted:
         options.setdefault("interp", "linear")
-    if "max_num_steps" in accepted:
+    if "max_num_steps" in accepted and unlimited_steps:
         options.setdefault("max_num_steps", UNLIMITED_STEPS)
     return options
 
 
 def torchdiffeq_options(
-    method: str, options: Mapping[str, Any] | None, where: str = "options"
+    method: str,
+    options: Mapping[str, Any] | None,
+    where: str = "options",
+    *,
+    unlimited_steps: bool = True,
 ) -> dict[str, Any]:
     """``options`` as ``odeint`` passes them on: torchdiffeq's defaults added, and options the
     method does not use (even unknown names) dropped with a warning."""
-    return screen_options(method, torchdiffeq_defaults(method, options), where=where, strict=False)
+    with_defaults = torchdiffeq_defaults(method, options, unlimited_steps=unlimited_steps)
+    return screen_options(method, with_defaults, where=where, strict=False)
 
 
 # ---------------------------------------------------------------- callbacks
