@@ -199,7 +199,9 @@ def odeint(
     function theorem) without ``odeint_event``.
     """
     method = DEFAULT_METHOD if method is None else method
-    options = torchdiffeq_options(method, _check_options("options", options))
+    options = torchdiffeq_options(
+        method, _check_options("options", options), unlimited_steps=event_fn is None
+    )
     solution = solve(
         func, y0, t, rtol=rtol, atol=atol, method=method, options=options, event_fn=event_fn
     )
@@ -250,7 +252,7 @@ def odeint_adjoint(
         rtol=rtol,
         atol=atol,
         method=method,
-        options=torchdiffeq_options(method, user_options),
+        options=torchdiffeq_options(method, user_options, unlimited_steps=event_fn is None),
         gradient="adjoint",
         adjoint_params=adjoint_params,
         adjoint_method=adjoint_method,

@@ -530,3 +530,13 @@ def test_per_sample_solves_say_they_call_no_callbacks() -> None:
         solution = solve(_counting_func(counts), _y0()[:, None], T, per_sample=True)
     assert counts["step"] == 0
     assert solution.ys.shape == (len(T), 2, 1)
+
+
+def test_odeint_event_search_without_an_event_stops() -> None:
+    # odeint has no step limit, but a search for an event that never comes keeps the events'
+    # cap (20 000 accepted steps on a fixed grid, as torchdiffeq's) instead of running on.
+    def never(t, y):
+        return y.sum() + 10.0  # y = e^{-t} stays positive: no zero
+
+    with pytest.raises(SolverError, match="no event found in 20000 accepted steps"):
+        odeint(_decay, _y0(), T[:2], event_fn=never, method="euler", options={"step_size": 0.1})
