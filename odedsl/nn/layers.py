@@ -32,7 +32,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from odedsl.solvers import odeint
+from odedsl.solvers import solve
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {
     "relu": nn.ReLU,
@@ -258,8 +258,9 @@ class GRU(_RecurrentEncoder):
 class ODERNN(GRU):
     """``ODERNN(in => hidden => out)``: between observations the hidden state follows
     ``dh/dt = MLP([hidden, units, hidden], tanh)(h)`` for the time gap, solved by
-    ``odedsl.solvers.odeint`` with ``method`` (and ``rtol``, ``atol``, ``options``); at each
-    observation a GRU update (Rubanova et al. 2019).
+    ``odedsl.solvers.solve`` (odedsl's defaults, not ``odeint``'s torchdiffeq ones) with
+    ``method`` (and ``rtol``, ``atol``, ``options``); at each observation a GRU update
+    (Rubanova et al. 2019).
 
     Each series has its own gap, so the solve runs in rescaled time s ∈ [0, 1] with
     ``dh/ds = gap · f(h)``: one batched solve per step, exact for every series, and a padded
@@ -292,7 +293,7 @@ class ODERNN(GRU):
         if not bool((gap != 0).any()):
             return h
         span = torch.tensor([0.0, 1.0], dtype=h.dtype, device=h.device)
-        path = odeint(
+        path = solve(
             lambda s, y: gap[:, None] * self.ode(y),
             h,
             span,
@@ -300,5 +301,5 @@ class ODERNN(GRU):
             rtol=self.rtol,
             atol=self.atol,
             options=self.options,
-        )
+        ).ys
         return path[-1]

@@ -17,7 +17,13 @@ from torch import Tensor
 
 from odedsl.errors import SolverError
 
-from .control import CONTROLLERS, Norm, StepSizeController, select_initial_step
+from .control import (
+    CONTROLLERS,
+    Norm,
+    StepSizeController,
+    check_tolerance_scale,
+    select_initial_step,
+)
 from .options import (
     callable_option,
     choice_option,
@@ -42,7 +48,8 @@ class AdaptiveRungeKuttaSolver:
     jump ``func`` is re-evaluated). A step of at most ``min_step`` is accepted whatever its
     error.
     ``step_callback(t1, y1)`` is called after every accepted step (``y1`` must not be
-    modified; the checkpointed gradient keeps it).
+    modified; the checkpointed gradient keeps it). ``callbacks`` (``compat.StepCallbacks``):
+    ``step`` before each attempt, then ``accept_step`` or ``reject_step``.
     """
 
     tableau: ClassVar[ButcherTableau]
@@ -60,8 +67,10 @@ class AdaptiveRungeKuttaSolver:
             "step_t",
             "jump_t",
             "step_callback",
+            "callbacks",
         }
     )
+    valid_callbacks: ClassVar[frozenset[str]] = frozenset({"step", "accept_step", "reject_step"})
 
     def __init__(
         self,
@@ -92,6 +101,7 @@ class AdaptiveRungeKuttaSolver:
         self.step_t = times_option(options, "step_t")
         self.jump_t = times_option(options, "jump_t")
         self.step_callback = callable_option(options, "step_callback")
+        self.callbacks = options.get("callbacks")
 
     def integrate(self, t: Tensor) -> Tensor:
         """Solve at the times ``t`` (strictly monotone); returns ``(len(t), *y0.shape)``."""
@@ -121,6 +131,7 @@ class AdaptiveRungeKuttaSolver:
             rtol, atol, norm = self.rtol, self.atol, self.norm
             update = self.controller.update
             max_num_steps = self.max_num_steps
+            callbacks = self.callbacks
             while True:
                 if n_accepted + n_rejected >= max_num_steps:
                     raise SolverError(
@@ -136,10 +147,14 @@ class AdaptiveRungeKuttaSolver:
                 elif h_abs < 10.0 * math.ulp(t0):
                     raise _underflow(t0, h_abs, n_accepted, n_rejected, last_ratio)
                 h = t1 - t0
+                if callbacks is not None:
+                    callbacks.step(t0, y, h)
                 y1 = stages.step(t0, h, t1, y, landing and stop_is_jump)
                 ratio, abs1 = stages.error_ratio(h, y1, abs0, rtol, atol, norm)
                 accept, h_next = update(abs(h), ratio)
                 last_ratio = ratio
+                if callbacks is not None:
+                    (callbacks.accept_step if accept else callbacks.reject_step)(t0, y, h)
                 if not accept:
                     n_rejected += 1
                     h_abs = h_next
@@ -185,6 +200,7 @@ class AdaptiveRungeKuttaSolver:
         if self.first_step is not None:
             _check_finite(y0, t0, "the initial state y0")
             _check_finite(f0, t0, "the initial derivative func(t0, y0)")
+            check_tolerance_scale(y0.detach(), self.rtol, self.atol)
             return max(self.min_step, min(self.first_step, bound))
 
         def probe(t: float, y: Tensor) -> Tensor:

@@ -14,13 +14,17 @@ appendix); what is left in ``a_t`` at ``t_0`` is ``∂L/∂t_0``.
 
 By default the error norm sees only ``z`` and ``a`` (the seminorm): ``a_θ`` and ``a_t`` are
 quadratures that never feed back into the dynamics, and leaving them out of step-size control
-saves backward evaluations. ``adjoint_norm="full"`` uses the RMS of everything.
+saves backward evaluations. ``adjoint_norm="full"`` uses the RMS of everything; a callable
+``adjoint_norm`` receives the scaled error as torchdiffeq lays out its adjoint state,
+``(a_t, z, a, *a_θ)`` (``a_t`` zero when ``t`` needs no gradient), and so do the adjoint's
+step callbacks (``adjoint_callbacks``, see ``compat.StepCallbacks``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 import torch
@@ -37,6 +41,7 @@ from ._gradient_support import (
     split_like,
     time_derivative,
 )
+from .compat import callbacks_option
 from .integrate import integrate
 from .solution import SolverStats
 
@@ -54,7 +59,8 @@ class _Settings:
     adjoint_rtol: float
     adjoint_atol: float
     adjoint_options: dict
-    adjoint_norm: str
+    adjoint_norm: str | Callable[[tuple[Tensor, ...]], Tensor]
+    adjoint_callbacks: Mapping[str, Callable]
     stats: SolverStats
     forward_ys: Tensor | None = None  # the forward solution when already known (events)
     per_sample: bool = False
@@ -88,6 +94,13 @@ class _AugmentedDynamics:
         for vjp, x in zip(vjps, inputs, strict=True):
             pieces.append(self._zero(x) if vjp is None else vjp.reshape(-1))
         return torch.cat(pieces)
+
+    def torchdiffeq_view(self, state: Tensor) -> tuple[Tensor, ...]:
+        """``[z, a, a_θ, a_t]`` as torchdiffeq's adjoint state ``(a_t, z, a, *a_θ)``."""
+        n = self.n
+        a_t = state[-1] if self.with_time else state.new_zeros(())
+        params = split_like(state[2 * n : 2 * n + flat_size(self.params)], self.params)
+        return (a_t, state[:n].view(self.shape), state[n : 2 * n].view(self.shape), *params)
 
     def _zero(self, like: Tensor) -> Tensor:
         """A cached flat zero vector for an input ``f`` does not depend on."""
@@ -126,6 +139,8 @@ class _AdjointSolve(torch.autograd.Function):
                 )
         ctx.settings = settings
         ctx.params = params
+        # torchdiffeq keeps the adjoint norm here, where its own tests read and replace it
+        ctx.adjoint_options = {"norm": settings.adjoint_norm}
         ctx.save_for_backward(ys, t)
         return ys
 
@@ -136,6 +151,7 @@ class _AdjointSolve(torch.autograd.Function):
         params: tuple = ctx.params
         ys, t = ctx.saved_tensors
         with_time = ctx.needs_input_grad[2]
+        settings = dataclasses.replace(settings, adjoint_norm=ctx.adjoint_options["norm"])
         grad_y0, grad_t, grad_params = _backward_pass(settings, params, ys, t, grad_ys, with_time)
         return (None, grad_y0, grad_t, *grad_params)
 
@@ -154,7 +170,20 @@ def _backward_pass(
     n = math.prod(shape)
     n_params = flat_size(params)
     dynamics = _AugmentedDynamics(func, shape, params, with_time)
-    norm = _seminorm(2 * n) if settings.adjoint_norm == "seminorm" else None
+    adjoint_norm, view = settings.adjoint_norm, dynamics.torchdiffeq_view
+    if callable(adjoint_norm):
+
+        def norm(scaled_error: Tensor) -> Tensor:
+            return adjoint_norm(view(scaled_error))
+
+    else:
+        norm = _seminorm(2 * n) if adjoint_norm == "seminorm" else None
+    options = {
+        **settings.adjoint_options,
+        **callbacks_option(
+            settings.adjoint_method, settings.adjoint_callbacks, view, suffix="_adjoint"
+        ),
+    }
 
     # Later outputs that the loss ignores contribute nothing: start at the last one it uses.
     used = grad_ys.reshape(len(t), -1).ne(0).any(dim=1).nonzero()
@@ -179,7 +208,7 @@ def _backward_pass(
             method=settings.adjoint_method,
             rtol=settings.adjoint_rtol,
             atol=settings.adjoint_atol,
-            options=settings.adjoint_options,
+            options=options,
             norm=norm,
             stats=segment_stats,
         )[-1]
@@ -222,7 +251,8 @@ def adjoint_solve(
     adjoint_rtol: float,
     adjoint_atol: float,
     adjoint_options: dict,
-    adjoint_norm: str = "seminorm",
+    adjoint_norm: str | Callable[[tuple[Tensor, ...]], Tensor] = "seminorm",
+    adjoint_callbacks: Mapping[str, Callable] | None = None,
     stats: SolverStats,
     forward_ys: Tensor | None = None,
     per_sample: bool = False,
@@ -248,6 +278,7 @@ def adjoint_solve(
         adjoint_atol=adjoint_atol,
         adjoint_options=adjoint_options,
         adjoint_norm=adjoint_norm,
+        adjoint_callbacks=adjoint_callbacks or {},
         stats=stats,
         forward_ys=forward_ys,
         per_sample=per_sample,

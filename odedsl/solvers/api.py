@@ -16,6 +16,13 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from .compat import (
+    callbacks_option,
+    func_callbacks,
+    screen_options,
+    torchdiffeq_adjoint_norm,
+    torchdiffeq_options,
+)
 from .integrate import integrate, solver_class
 from .options import suggestion
 from .solution import Solution, SolverStats
@@ -44,7 +51,7 @@ def solve(
     adjoint_rtol: float | Tensor | None = None,
     adjoint_atol: float | Tensor | None = None,
     adjoint_options: Mapping[str, Any] | None = None,
-    adjoint_norm: str = "seminorm",
+    adjoint_norm: str | Callable[[tuple[Tensor, ...]], Tensor] = "seminorm",
     checkpoints: int | None = None,
     event_fn: Callable | None = None,
     events: str = "first",
@@ -58,8 +65,12 @@ def solve(
     flow: ``"direct"`` (backpropagate through the solver), ``"adjoint"`` (solve the adjoint
     equation backwards; ``adjoint_*`` arguments default to the forward ones, and
     ``adjoint_params`` to ``func``'s parameters when it is an ``nn.Module``) or
-    ``"checkpoint"``. Returns a ``Solution`` with ``ys`` (shaped like ``odeint``'s result)
-    and ``stats``.
+    ``"checkpoint"``. ``adjoint_norm`` is ``"seminorm"``, ``"full"`` or a callable on
+    torchdiffeq's adjoint state ``(a_t, *y, *a_y, *a_params)`` (a callable
+    ``adjoint_options["norm"]`` is the same). Options a method does not use are dropped with a
+    warning; unknown names are refused. ``func.callback_step`` (and ``callback_accept_step``,
+    ``callback_reject_step``, their ``_adjoint`` forms) are called as torchdiffeq calls them.
+    Returns a ``Solution`` with ``ys`` (shaped like ``odeint``'s result) and ``stats``.
 
     ``per_sample=True`` treats ``y0``'s first axis as a batch of independent problems and
     gives each row its own step size (accepted or rejected on its own; rows that are done stop
@@ -86,7 +97,7 @@ def solve(
         _check_broadcastable(name, tol, flat_y0)
     if _is_zero(rtol) and _is_zero(atol):
         raise ValueError("rtol and atol must not both be zero")
-    options = _check_options("options", options)
+    options = screen_options(method, _check_options("options", options))
     gradient = _check_choice("gradient", gradient, GRADIENT_METHODS)
     if per_sample:
         _check_per_sample(per_sample, gradient, t)
@@ -103,7 +114,8 @@ def solve(
         norm = options.get("norm")
         options["norm"] = layout.mixed_norm if norm is None else layout.wrap_norm(norm)
     stats = SolverStats(info={"method": method})
-    common = dict(method=method, rtol=rtol, atol=atol, options=options, stats=stats)
+    state_view = layout.unflatten if layout is not None else lambda flat: flat.view(y0.shape)
+    callbacks = callbacks_option(method, func_callbacks(func), state_view, per_sample=per_sample)
     adjoint: dict[str, Any] = {}
     if gradient != "direct":
         adjoint = _adjoint_arguments(
@@ -119,6 +131,10 @@ def solve(
             adjoint_options,
             adjoint_norm,
         )
+        if callable(adjoint["adjoint_norm"]) and layout is not None:
+            adjoint["adjoint_norm"] = layout.wrap_adjoint_norm(adjoint["adjoint_norm"])
+    options.update(callbacks)
+    common = dict(method=method, rtol=rtol, atol=atol, options=options, stats=stats)
 
     def solve_at(times: Tensor, forward_ys: Tensor | None = None) -> Tensor:
         if gradient == "direct":
@@ -132,6 +148,7 @@ def solve(
                 times,
                 **common,
                 **adjoint,
+                adjoint_callbacks=func_callbacks(func, "_adjoint"),
                 per_sample=per_sample,
                 forward_ys=forward_ys,
             )
@@ -175,10 +192,16 @@ def odeint(
 ) -> State | tuple[Tensor, State]:
     """torchdiffeq's ``odeint``: the same call, returning the same tensor (or tuple).
 
-    With ``event_fn``, returns ``(event_t, solution)`` as torchdiffeq does (see ``solve``);
-    unlike torchdiffeq's, ``event_t`` and ``solution[-1]`` carry their full gradients
-    (implicit function theorem) without ``odeint_event``.
+    torchdiffeq's defaults apply (linear interpolation on fixed grids, no step limit), and
+    options the method does not use are dropped with a warning, as torchdiffeq does. With
+    ``event_fn``, returns ``(event_t, solution)`` as torchdiffeq does (see ``solve``); unlike
+    torchdiffeq's, ``event_t`` and ``solution[-1]`` carry their full gradients (implicit
+    function theorem) without ``odeint_event``.
     """
+    method = DEFAULT_METHOD if method is None else method
+    options = torchdiffeq_options(
+        method, _check_options("options", options), unlimited_steps=event_fn is None
+    )
     solution = solve(
         func, y0, t, rtol=rtol, atol=atol, method=method, options=options, event_fn=event_fn
     )
@@ -203,13 +226,25 @@ def odeint_adjoint(
 ) -> State | tuple[Tensor, State]:
     """torchdiffeq's ``odeint_adjoint``, as ``solve(..., gradient="adjoint").ys``.
 
-    The adjoint's error norm is the seminorm unless ``adjoint_options={"norm": "full"}``
-    (torchdiffeq's spelling ``{"norm": "seminorm"}`` is understood too).
+    torchdiffeq's defaults apply, as in ``odeint``. ``adjoint_options`` default to
+    ``options`` without ``norm``. The adjoint's error norm is torchdiffeq's: the largest of
+    the forward norm of the state and of its adjoint, the RMS of each parameter adjoint and
+    the time adjoint's size; ``adjoint_options={"norm": "seminorm"}`` leaves the parameter
+    adjoints out, and a callable norm receives ``(a_t, *y, *a_y, *a_params)``.
     """
-    adjoint_options = dict(adjoint_options or {})
-    adjoint_norm = "seminorm"
-    if isinstance(adjoint_options.get("norm"), str):
-        adjoint_norm = adjoint_options.pop("norm")
+    method = DEFAULT_METHOD if method is None else method
+    adjoint_method = method if adjoint_method is None else adjoint_method
+    user_options = _check_options("options", options)
+    if adjoint_options is None:
+        adjoint_options = {k: v for k, v in user_options.items() if k != "norm"}
+    adjoint_options = _check_options("adjoint_options", adjoint_options)
+    norm = adjoint_options.pop("norm", None)
+    if norm is None or norm == "seminorm":
+        parts = len(y0) if isinstance(y0, tuple) else 1
+        state_norm = user_options.get("norm")
+        norm = torchdiffeq_adjoint_norm(
+            state_norm, parts, isinstance(y0, tuple), seminorm=norm == "seminorm"
+        )
     solution = solve(
         func,
         y0,
@@ -217,33 +252,42 @@ def odeint_adjoint(
         rtol=rtol,
         atol=atol,
         method=method,
-        options=options,
+        options=torchdiffeq_options(method, user_options, unlimited_steps=event_fn is None),
         gradient="adjoint",
         adjoint_params=adjoint_params,
         adjoint_method=adjoint_method,
         adjoint_rtol=adjoint_rtol,
         adjoint_atol=adjoint_atol,
-        adjoint_options=adjoint_options or None,
-        adjoint_norm=adjoint_norm,
+        adjoint_options=torchdiffeq_options(adjoint_method, adjoint_options, "adjoint_options"),
+        adjoint_norm=norm,
         event_fn=event_fn,
     )
     return solution.ys if event_fn is None else (solution.event_t, solution.ys)
 
 
 def _flatten_state(y0: Any, per_row: bool = False) -> tuple[TupleLayout | None, Tensor]:
-    """Check ``y0`` and flatten a tuple state into one tensor (row by row with ``per_row``:
-    every part then holds the batch on its first axis)."""
+    """Check ``y0`` and flatten a tuple or complex state into one real tensor (row by row with
+    ``per_row``: every part then holds the batch on its first axis)."""
+    parts = y0 if isinstance(y0, tuple) else (y0,)
+    if per_row and any(isinstance(part, Tensor) and part.is_complex() for part in parts):
+        raise ValueError(
+            "y0: per_sample takes real states; pass a complex state as its real and imaginary "
+            "parts (torch.view_as_real), or solve it with per_sample=False"
+        )
     if isinstance(y0, Tensor):
         _check_state_tensor("y0", y0)
-        return None, y0
+        if not y0.is_complex():
+            return None, y0
+        layout = TupleLayout.of((y0,), single=True)
+        return layout, layout.flatten((y0,))
     if not isinstance(y0, tuple) or not y0:
         raise ValueError(f"y0 must be a tensor or a non-empty tuple of tensors, got {y0!r}")
     for i, part in enumerate(y0):
         _check_state_tensor(f"y0[{i}]", part)
-        if part.dtype != y0[0].dtype or part.device != y0[0].device:
+        if _real_dtype(part) != _real_dtype(y0[0]) or part.device != y0[0].device:
             raise ValueError(
                 f"y0[{i}] is {part.dtype} on {part.device} but y0[0] is {y0[0].dtype} on "
-                f"{y0[0].device}; every part of a tuple state must share dtype and device"
+                f"{y0[0].device}; every part of a tuple state must share precision and device"
             )
     if per_row:
         rows = {part.shape[0] if part.ndim else None for part in y0}
@@ -254,16 +298,21 @@ def _flatten_state(y0: Any, per_row: bool = False) -> tuple[TupleLayout | None, 
             )
         layout = RowTupleLayout(tuple(part.shape for part in y0))
     else:
-        layout = TupleLayout(tuple(part.shape for part in y0))
+        layout = TupleLayout.of(y0)
     return layout, layout.flatten(y0)
+
+
+def _real_dtype(y: Tensor) -> torch.dtype:
+    return y.real.dtype if y.is_complex() else y.dtype
 
 
 def _check_state_tensor(name: str, y: Any) -> None:
     if not isinstance(y, Tensor):
         raise ValueError(f"{name} must be a tensor, got {type(y).__name__}")
-    if not torch.is_floating_point(y):
+    if not (torch.is_floating_point(y) or y.is_complex()):
         raise ValueError(
-            f"{name} must be a floating-point tensor (float32 or float64), got {y.dtype}"
+            f"{name} must be a floating-point or complex tensor (e.g. float32, float64, "
+            f"complex64), got {y.dtype}"
         )
 
 
@@ -380,12 +429,14 @@ def _adjoint_arguments(
     adjoint_rtol: Any,
     adjoint_atol: Any,
     adjoint_options: Mapping[str, Any] | None,
-    adjoint_norm: str,
+    adjoint_norm: str | Callable,
 ) -> dict[str, Any]:
     """The validated ``adjoint_*`` keywords, with defaults taken from the forward solve.
 
     Per-element forward tolerances default the adjoint's to their largest entry (the
-    adjoint state has another shape); forward options pass on without ``norm``.
+    adjoint state has another shape); forward options pass on without ``norm`` (those the
+    adjoint method does not use are dropped with a warning). A ``norm`` in
+    ``adjoint_options`` is the adjoint norm.
     """
     if params is None:
         if not isinstance(func, nn.Module):
@@ -405,6 +456,10 @@ def _adjoint_arguments(
     solver_class(adjoint_method)
     if adjoint_options is None:
         adjoint_options = {k: v for k, v in options.items() if k != "norm"}
+    adjoint_options = _check_options("adjoint_options", adjoint_options)
+    adjoint_norm = adjoint_options.pop("norm", adjoint_norm)
+    if not callable(adjoint_norm):
+        adjoint_norm = _check_choice("adjoint_norm", adjoint_norm, ADJOINT_NORMS)
     return dict(
         adjoint_params=params,
         adjoint_method=adjoint_method,
@@ -414,8 +469,8 @@ def _adjoint_arguments(
         adjoint_atol=_scalar_default(atol)
         if adjoint_atol is None
         else _check_tolerance("adjoint_atol", adjoint_atol),
-        adjoint_options=_check_options("adjoint_options", adjoint_options),
-        adjoint_norm=_check_choice("adjoint_norm", adjoint_norm, ADJOINT_NORMS),
+        adjoint_options=screen_options(adjoint_method, adjoint_options, where="adjoint_options"),
+        adjoint_norm=adjoint_norm,
     )
 
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 from torch import Tensor
@@ -252,7 +252,10 @@ def _replay_backwards(
         segment_stats = SolverStats()
         with torch.enable_grad():
             start = start.detach().requires_grad_(True)
-            out = _solve_segment(settings, segment, start, segment_stats)
+            # a replay repeats forward steps: the user's step callbacks saw them already
+            quiet = {k: v for k, v in segment.options.items() if k != "callbacks"}
+            replay = replace(segment, options=quiet)
+            out = _solve_segment(settings, replay, start, segment_stats)
             grads = torch.autograd.grad(out, (start, *params), weights, allow_unused=True)
         add_backward_counts(settings.stats, segment_stats)
         carry = grads[0]

@@ -61,6 +61,9 @@ def select_initial_step(
     d0 = float(norm(y0 / scale))
     d1 = float(norm(f0 / scale))
     if not (math.isfinite(d0) and math.isfinite(d1)):
+        values = y0 if not math.isfinite(d0) else f0
+        if bool(torch.isfinite(values).all()):
+            raise SolverError(tolerance_message(rtol, atol, y0.dtype))
         what = "initial state y0" if not math.isfinite(d0) else "initial derivative func(t0, y0)"
         raise SolverError(
             f"the {what} is not finite (NaN/inf) at t={t0:.6g}, before any step (step size "
@@ -76,6 +79,30 @@ def select_initial_step(
     else:
         h1 = (target / max(d1, d2)) ** (1.0 / (error_order + 1))
     return min(100.0 * h0, h1, max_step)
+
+
+def tolerance_message(rtol: float | Tensor, atol: float | Tensor, dtype: torch.dtype) -> str:
+    """Why finite values scaled by ``atol + rtol·|y|`` overflowed: the tolerances are below
+    what the state's dtype resolves."""
+    finfo = torch.finfo(dtype)
+    smallest = 10.0 ** math.ceil(math.log10(finfo.eps))
+    return (
+        f"rtol={_largest(rtol):.3g} and atol={_largest(atol):.3g} are below what {dtype} "
+        f"states resolve (relative precision {finfo.eps:.2g}): the error scaled by "
+        f"atol + rtol·|y| overflows {dtype}. Hint: use rtol and atol of at least "
+        f"{smallest:g} with {dtype}, or a float64 state for tighter tolerances."
+    )
+
+
+def check_tolerance_scale(y0: Tensor, rtol: float | Tensor, atol: float | Tensor) -> None:
+    """Raise ``SolverError`` if the finite ``y0`` scaled by ``atol + rtol·|y0|`` overflows."""
+    scaled = y0 / y0.abs().mul(rtol).add(atol)
+    if not bool(torch.isfinite(torch.linalg.vector_norm(scaled))):
+        raise SolverError(tolerance_message(rtol, atol, y0.dtype))
+
+
+def _largest(tol: float | Tensor) -> float:
+    return float(tol.max()) if isinstance(tol, Tensor) else float(tol)
 
 
 @dataclass

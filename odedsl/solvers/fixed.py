@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import warnings
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
@@ -21,7 +22,14 @@ from odedsl.errors import SolverError
 
 from .control import Norm
 from .interpolation import hermite_dense_output, linear_dense_output
-from .options import callable_option, choice_option, float_option, int_option, times_as_floats
+from .options import (
+    DEFAULT_MAX_NUM_STEPS,
+    callable_option,
+    choice_option,
+    float_option,
+    int_option,
+    times_as_floats,
+)
 from .outputs import Outputs, fill_outputs
 from .runge_kutta import Func, RungeKuttaStages
 from .solution import SolverStats
@@ -29,6 +37,8 @@ from .stepping import StepHook, engine_step
 from .tableau import ButcherTableau
 
 INTERPOLATIONS = ("cubic", "linear")
+LONG_GRID_STEPS = 1_000_000
+"""A fixed grid longer than this is warned about up front (the solve runs on)."""
 _STEP_COUNT_SLACK = 1e-10
 
 
@@ -36,16 +46,29 @@ class FixedGridSolver:
     """Runge–Kutta on a fixed grid; see ``methods`` for the interface.
 
     Options: ``step_size`` or ``grid_constructor`` (not both), ``interp`` ("cubic" or
-    "linear"), ``max_num_steps`` (no limit by default: the grid is the caller's choice),
-    ``step_callback(t1, y1)`` (called after every step; ``y1`` must not be modified).
+    "linear"), ``max_num_steps`` (default 10 000: a longer grid is refused before the first
+    step; a grid of over a million steps is warned about whatever the limit),
+    ``perturb`` (torchdiffeq's: evaluate each step's first stage just after its start time
+    and a stage at its end time just before it, so that ``func`` sees which side of a grid
+    point it is on), ``step_callback(t1, y1)`` (called after every step; ``y1`` must not be
+    modified) and ``callbacks`` (``compat.StepCallbacks``; ``step`` before each step).
     ``rtol``, ``atol`` and ``norm`` are accepted and ignored.
     """
 
     tableau: ClassVar[ButcherTableau]
     step_hook: StepHook | None = None  # see ``stepping``
     option_names: ClassVar[frozenset[str]] = frozenset(
-        {"step_size", "grid_constructor", "interp", "max_num_steps", "step_callback"}
+        {
+            "step_size",
+            "grid_constructor",
+            "interp",
+            "max_num_steps",
+            "perturb",
+            "step_callback",
+            "callbacks",
+        }
     )
+    valid_callbacks: ClassVar[frozenset[str]] = frozenset({"step"})
 
     def __init__(
         self,
@@ -75,37 +98,36 @@ class FixedGridSolver:
         self.dense = (
             linear_dense_output(b) if interp == "linear" else hermite_dense_output(b, False)
         )
-        self.max_num_steps = int_option(options, "max_num_steps", 0) or None
+        self.max_num_steps = int_option(options, "max_num_steps", DEFAULT_MAX_NUM_STEPS)
+        self.perturb = bool(options.get("perturb", False))
         self.step_callback = callable_option(options, "step_callback")
+        self.callbacks = options.get("callbacks")
 
     def integrate(self, t: Tensor) -> Tensor:
         """Solve at the times ``t`` (strictly monotone); returns ``(len(t), *y0.shape)``."""
         times = times_as_floats(t)
         n_grid, grid = self._grid(t, times)
-        if (
-            self.max_num_steps is not None
-            and n_grid is not None
-            and n_grid - 1 > self.max_num_steps
-        ):
-            raise SolverError(
-                f"the grid has {n_grid - 1} steps, more than max_num_steps={self.max_num_steps}"
-                f" (t={times[0]:.6g}, step size {abs(times[-1] - times[0]) / (n_grid - 1):.3g}, "
-                "0 steps taken). Hint: use a larger step_size or raise max_num_steps."
-            )
+        if n_grid is not None:
+            _check_grid_length(n_grid - 1, self.max_num_steps, times)
         y0 = self.y0.reshape(-1)
         stages = None
         n_steps = 0
         try:
             t0 = next(grid)
-            stages = self._start_stages(t0)
+            first_end = next(grid)
+            perturb = self.perturb
+            at = _just_after(t0, first_end, self.y0) if perturb else None
+            stages = self._start_stages(t0, at)
             outputs = Outputs(y0, len(times), stages.track_graph)
             y = y0
             next_out = 1
-            for t1 in grid:
+            for t1 in itertools.chain((first_end,), grid):
                 if n_steps:
-                    stages.next_first_stage(t0, y)
+                    stages.next_first_stage(t0, y, _just_after(t0, t1, y0) if perturb else None)
                 h = t1 - t0
-                y1 = stages.step(t0, h, t1, y, False)
+                if self.callbacks is not None:
+                    self.callbacks.step(t0, y, h)
+                y1 = stages.step(t0, h, t1, y, perturb)
                 n_steps += 1
                 if self.step_callback is not None:
                     self.step_callback(t1, y1.view(self.y0.shape))
@@ -127,11 +149,11 @@ class FixedGridSolver:
             self.stats.steps_accepted += n_steps
             self.stats.nfe_forward += 1 if stages is None else stages.nfe
 
-    def _start_stages(self, t0: float) -> RungeKuttaStages:
+    def _start_stages(self, t0: float, at: Tensor | None = None) -> RungeKuttaStages:
         """The step engine, holding ``f(t0, y0)``: the hook a non-Runge–Kutta fixed-grid
         method (implicit stages, fixed Adams) overrides with an object of the same interface
         (``step``, ``next_first_stage``, ``interpolate``, ``track_graph``, ``nfe``)."""
-        return RungeKuttaStages.start(self.tableau, self.dense, self.func, self.y0, t0)
+        return RungeKuttaStages.start(self.tableau, self.dense, self.func, self.y0, t0, at)
 
     def _grid(self, t: Tensor, times: list[float]) -> tuple[int | None, Iterator[float]]:
         """The number of grid points (``None``: an endless grid) and an iterator over them."""
@@ -157,6 +179,30 @@ class FixedGridSolver:
         points = times_as_floats(torch.as_tensor(grid))
         _check_grid(points, t0, t_end)
         return len(points), iter(points)
+
+
+def _just_after(t0: float, t1: float, like: Tensor) -> Tensor:
+    """``t0`` nudged one representable value (of the state's dtype) towards ``t1``."""
+    start = torch.scalar_tensor(t0, dtype=like.dtype, device=like.device)
+    return torch.nextafter(start, torch.scalar_tensor(t1, dtype=like.dtype, device=like.device))
+
+
+def _check_grid_length(n_steps: int, max_num_steps: int, times: list[float]) -> None:
+    """Refuse a grid longer than ``max_num_steps``; warn about one of over a million steps."""
+    step = abs(times[-1] - times[0]) / n_steps
+    if n_steps > max_num_steps:
+        raise SolverError(
+            f"the grid has {n_steps} steps, more than max_num_steps={max_num_steps} "
+            f"(t={times[0]:.6g} to {times[-1]:.6g}, step size {step:.3g}, 0 steps taken). "
+            "Hint: use a larger step_size, or raise options['max_num_steps'] if you mean it."
+        )
+    if n_steps > LONG_GRID_STEPS:
+        warnings.warn(
+            f"the fixed grid has {n_steps} steps (t={times[0]:.6g} to {times[-1]:.6g}, step "
+            f"size {step:.3g}); at that length the solve may run for hours. Set "
+            "options['max_num_steps'] to refuse such grids, or use a larger step_size.",
+            stacklevel=2,
+        )
 
 
 def _uniform(t0: float, step: float, n: int, t_end: float) -> Iterator[float]:

@@ -106,7 +106,8 @@ def times_as_floats(t: torch.Tensor) -> list[float]:
 
 
 DEFAULT_MAX_NUM_STEPS = 10_000
-"""Adaptive solves give up after this many steps unless ``max_num_steps`` says otherwise."""
+"""Adaptive solves give up after this many step attempts, and fixed grids longer than this are
+refused, unless ``max_num_steps`` says otherwise (``odeint`` sets no limit, as torchdiffeq)."""
 
 
 def step_bounds(options: Mapping[str, Any]) -> tuple[float | None, float, float, int]:

@@ -119,14 +119,23 @@ class RungeKuttaStages:
 
     @classmethod
     def start(
-        cls, tableau: ButcherTableau, dense: DenseOutput, func: Func, y0: Tensor, t0: float
+        cls,
+        tableau: ButcherTableau,
+        dense: DenseOutput,
+        func: Func,
+        y0: Tensor,
+        t0: float,
+        at: Tensor | None = None,
     ) -> RungeKuttaStages:
-        """Evaluate ``f(t0, y0)``, check it, and hold it as the first stage.
+        """Evaluate ``f(t0, y0)`` (at the time ``at`` instead if given), check it, and hold it
+        as the first stage.
 
         Stages join the autograd graph when grad mode is on and ``y0`` or ``f(t0, y0)``
         requires grad.
         """
-        f0 = func(torch.scalar_tensor(t0, dtype=y0.dtype, device=y0.device), y0)
+        if at is None:
+            at = torch.scalar_tensor(t0, dtype=y0.dtype, device=y0.device)
+        f0 = func(at, y0)
         check_derivative(f0, y0)
         track_graph = torch.is_grad_enabled() and (y0.requires_grad or f0.requires_grad)
         stages = cls(tableau, dense, func, y0, track_graph)

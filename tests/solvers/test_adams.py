@@ -282,7 +282,7 @@ def test_jump_restarts_at_the_discontinuity():
 @pytest.mark.parametrize(
     ("options", "match"),
     [
-        ({"safety": 0.9}, "unknown option 'safety'"),
+        ({"saftey": 0.9}, "unknown option 'saftey'.*did you mean 'safety'"),
         ({"max_order": 13}, "max_order"),
         ({"max_order": 0}, "max_order"),
         ({"mode": "PECECE"}, "options\\['mode'\\] must be one of"),
@@ -292,6 +292,14 @@ def test_jump_restarts_at_the_discontinuity():
 def test_bad_options_are_refused(options, match):
     with pytest.raises(ValueError, match=match):
         adams(KEPLER, KEPLER.times(2), 1e-6, options=options)
+
+
+def test_options_of_other_methods_are_ignored_with_a_warning():
+    # safety is a Runge-Kutta option; like torchdiffeq, Adams warns and goes on without it
+    with pytest.warns(UserWarning, match="'adams' does not use 'safety'"):
+        with_safety = adams(KEPLER, KEPLER.times(2), 1e-6, options={"safety": 0.5})
+    plain = adams(KEPLER, KEPLER.times(2), 1e-6)
+    torch.testing.assert_close(with_safety.ys, plain.ys, rtol=0, atol=0)
 
 
 # ---------------------------------------------------------------------- failures
