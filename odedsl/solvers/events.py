@@ -152,10 +152,10 @@ class _Search:
             )
 
     def _root(self, step: AcceptedStep, k: int, f_a: float, f_b: float) -> float:
-        """The event time of value ``k`` inside the step: ``f_a > 0 >= f_b`` at its ends."""
+        """The event time of value ``k`` inside the step: ``f_a > 0 >= f_b`` at its ends,
+        the first time the value reaches zero (as torchdiffeq's sign test: a value that
+        drops to exactly 0 and stays there has its event where it first gets there)."""
         a, b = step.t0, step.t1
-        if f_b == 0.0:
-            return b
 
         def value(s: float) -> float:
             with torch.no_grad():
@@ -167,13 +167,14 @@ class _Search:
             ulp = math.ulp(max(abs(a), abs(b)))
             if abs(b - a) <= 2.0 * _ROOT_ULPS * ulp:
                 break
-            # Regula falsi, kept _ROOT_ULPS ulps inside the bracket: once one end sits on the
-            # root (to rounding), the next point lands just past it and closes the bracket.
-            low, high = min(a, b) + _ROOT_ULPS * ulp, max(a, b) - _ROOT_ULPS * ulp
-            s = min(max((a * f_b - b * f_a) / (f_b - f_a), low), high)
+            if f_b == 0.0:  # no slope to follow: halve the bracket
+                s = 0.5 * (a + b)
+            else:
+                # Regula falsi, kept _ROOT_ULPS ulps inside the bracket: once one end sits on
+                # the root (to rounding), the next point lands just past it and closes it.
+                low, high = min(a, b) + _ROOT_ULPS * ulp, max(a, b) - _ROOT_ULPS * ulp
+                s = min(max((a * f_b - b * f_a) / (f_b - f_a), low), high)
             f_s = value(s)
-            if f_s == 0.0:
-                return s
             if f_s > 0.0:
                 a, f_a = s, f_s
                 if kept == 1:
@@ -312,11 +313,14 @@ def _attach_gradients(
         if g is not None and (g.requires_grad or y_k.requires_grad):
             f, rate = _event_rate(func, event, time(s), y_s.detach().view(y0.shape), k)
             stats.nfe_forward += 1
-            if rate == 0.0:
-                raise SolverError(
+            if rate == 0.0:  # no gradient exists: an error only if a gradient is asked for
+                reason = (
                     f"event_fn touches zero without crossing at t={s:.6g} (its time derivative "
-                    "is 0 there), so the event time is not differentiable"
+                    "is 0 there), so the event time and state are not differentiable"
                 )
+                times_out.append(_Undifferentiable.apply(t_k, y_k, reason))
+                pieces.append(_Undifferentiable.apply(y_k, y_k, reason))
+                continue
             shift = ((g.detach() - g) / rate).to(t.dtype)
             t_k = t_k + shift
             y_k = y_k + f.reshape(-1)[rows] * shift.to(y_k.dtype)
@@ -324,6 +328,21 @@ def _attach_gradients(
         pieces.append(y_k)
     event_t = torch.stack(times_out) if per_row else times_out[0]
     return event_t, torch.cat(pieces) if per_row else pieces[0]
+
+
+class _Undifferentiable(torch.autograd.Function):
+    """``value`` unchanged, joined to the graph of ``anchor``; backpropagating through it
+    raises ``SolverError(reason)`` (torchdiffeq's examples end a solve with an event function
+    that is constantly zero past the last time, and never differentiate that event)."""
+
+    @staticmethod
+    def forward(ctx, value: Tensor, anchor: Tensor, reason: str) -> Tensor:
+        ctx.reason = reason
+        return value.clone()
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):
+        raise SolverError(ctx.reason)
 
 
 def _event_rate(

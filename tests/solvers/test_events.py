@@ -454,17 +454,23 @@ def test_no_event_is_a_solver_error_naming_event_fn(method: str, options: dict) 
 
 def test_touching_zero_without_crossing_is_not_differentiable() -> None:
     """-(t - 1)² touches zero at t = 1 (a grid point at step 0.5) with zero slope: the event
-    time's gradient would be infinite, so asking for it is an error."""
+    time's gradient would be infinite, so asking for it is an error; the solve itself, and
+    gradients that do not pass through the event, stay available (torchdiffeq's
+    learn_physics.py ends its solves with an event function that is 0 past the last time)."""
     y0 = torch.tensor([1.0], dtype=torch.float64, requires_grad=True)
-    with pytest.raises(SolverError, match="touches zero without crossing"):
-        odedsl.odeint(
-            lambda t, y: -y,
-            y0,
-            torch.tensor([0.0, 1.0], dtype=torch.float64),
-            event_fn=lambda t, y: -((t - 1.0) ** 2),
-            method="rk4",
-            options={"step_size": 0.5},
-        )
+    event_t, ys = odedsl.odeint(
+        lambda t, y: -y,
+        y0,
+        torch.tensor([0.0, 1.0], dtype=torch.float64),
+        event_fn=lambda t, y: -((t - 1.0) ** 2),
+        method="rk4",
+        options={"step_size": 0.5},
+    )
+    assert float(event_t.detach()) == 1.0
+    (y0 * 2).sum().backward()  # a loss that does not use the event
+    for value in (event_t, ys[-1].sum()):
+        with pytest.raises(SolverError, match="touches zero without crossing"):
+            torch.autograd.grad(value, y0, retain_graph=True)
 
 
 @pytest.mark.parametrize("interface", ["odeint", "odeint_adjoint"])
@@ -521,3 +527,21 @@ def test_a_method_without_step_hook_is_refused(monkeypatch) -> None:
 def test_events_with_per_sample_step_sizes_are_refused() -> None:
     with pytest.raises(ValueError, match="per_sample: event_fn is not supported"):
         odedsl.solve(**FALL, event_fn=height, per_sample=True)
+
+
+@pytest.mark.parametrize("method", ["dopri5", "rk4"])
+def test_a_value_that_drops_to_zero_and_stays_has_its_event_where_it_gets_there(method) -> None:
+    """max(1 - t, 0) reaches 0 at t = 1 and stays 0: torchdiffeq's sign test puts the event
+    there, not at the end of the step that first sees 0 (learn_physics.py ends each solve
+    this way). With steps of 0.7 the step ends are 0.7 and 1.4; the event is at 1 to a few
+    ulps."""
+    options = {"step_size": 0.7} if method == "rk4" else {"first_step": 0.7, "max_step": 0.7}
+    event_t, _ = odedsl.odeint(
+        lambda t, y: -y,
+        torch.tensor([1.0], dtype=torch.float64),
+        torch.tensor([0.0, 5.0], dtype=torch.float64),
+        event_fn=lambda t, y: torch.clamp(1.0 - t, min=0.0),
+        method=method,
+        options=options,
+    )
+    assert float(event_t) == pytest.approx(1.0, abs=1e-14)
