@@ -33,21 +33,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import odedsl
 from bench._common import interleaved_medians, markdown_table
+from tests.solvers.problems import VanDerPolBatch
 
 RTOL, ATOL = 1e-6, 1e-8
 T_END, N_OUT = 10.0, 21
-
-
-class VanDerPol(torch.nn.Module):
-    """One μ per row; ``t`` is unused (autonomous), so any per-row time shape works."""
-
-    def __init__(self, mu: torch.Tensor) -> None:
-        super().__init__()
-        self.mu = torch.nn.Parameter(mu)
-
-    def forward(self, t: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        x, v = y[:, 0], y[:, 1]
-        return torch.stack([v, self.mu * (1 - x * x) * v - x], dim=1)
 
 
 def reference(mu: np.ndarray, t: np.ndarray) -> np.ndarray:
@@ -81,7 +70,7 @@ def main() -> None:
     torch.set_num_threads(1)
     dtype = torch.float64
     mu = torch.linspace(0.5, 20.0, args.batch, dtype=dtype)
-    func = VanDerPol(mu)
+    func = VanDerPolBatch(mu)
     y0 = torch.tensor([2.0, 0.0], dtype=dtype).repeat(args.batch, 1)
     t = torch.linspace(0.0, T_END, N_OUT, dtype=dtype)
     truth = reference(mu.numpy(), t.numpy())

@@ -19,6 +19,7 @@ from odedsl.errors import SolverError
 
 from .control import (
     CONTROLLERS,
+    STEP_CONTROL_OPTIONS,
     Norm,
     StepSizeController,
     check_tolerance_scale,
@@ -54,16 +55,8 @@ class AdaptiveRungeKuttaSolver:
 
     tableau: ClassVar[ButcherTableau]
     step_hook: StepHook | None = None  # see ``stepping``
-    option_names: ClassVar[frozenset[str]] = frozenset(
+    option_names: ClassVar[frozenset[str]] = STEP_CONTROL_OPTIONS | frozenset(
         {
-            "first_step",
-            "min_step",
-            "max_step",
-            "max_num_steps",
-            "safety",
-            "ifactor",
-            "dfactor",
-            "controller",
             "step_t",
             "jump_t",
             "step_callback",

@@ -18,6 +18,20 @@ from odedsl.errors import SolverError
 Norm = Callable[[Tensor], Tensor]
 
 CONTROLLERS = ("pi", "i")
+STEP_CONTROL_OPTIONS = frozenset(
+    {
+        "first_step",
+        "min_step",
+        "max_step",
+        "max_num_steps",
+        "safety",
+        "ifactor",
+        "dfactor",
+        "controller",
+    }
+)
+"""The options of an adaptive step-size controller (``StepSizeController``, the first step and
+the step bounds), read by every adaptive Runge–Kutta driver."""
 INITIAL_ERROR_TARGET = 1.0
 
 

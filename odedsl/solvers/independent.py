@@ -28,7 +28,7 @@ from torch import Tensor
 from odedsl.errors import SolverError
 
 from .adaptive import AdaptiveRungeKuttaSolver
-from .control import CONTROLLERS
+from .control import CONTROLLERS, STEP_CONTROL_OPTIONS
 from .options import choice_option, float_option, step_bounds
 from .runge_kutta import Func, check_derivative
 from .solution import SolverStats
@@ -75,18 +75,7 @@ class IndependentRungeKuttaSolver:
     """
 
     tableau: ClassVar[ButcherTableau]
-    option_names: ClassVar[frozenset[str]] = frozenset(
-        {
-            "first_step",
-            "min_step",
-            "max_step",
-            "max_num_steps",
-            "safety",
-            "ifactor",
-            "dfactor",
-            "controller",
-        }
-    )
+    option_names: ClassVar[frozenset[str]] = STEP_CONTROL_OPTIONS
 
     def __init__(
         self,

@@ -160,3 +160,16 @@ PROBLEMS: dict[str, Problem] = {
     p.name: p for p in (LINEAR, VAN_DER_POL, LOTKA_VOLTERRA, KEPLER, ARENSTORF)
 }
 """The accuracy problem set; ``ROTATION`` (smooth, nonlinear, closed form) is for orders."""
+
+
+class VanDerPolBatch(torch.nn.Module):
+    """A batch of Van der Pol oscillators ``x'' = μ (1 - x²) x' - x``, one μ per row (a
+    parameter, for gradients); the state is ``(x, x')`` per row, ``t`` unused."""
+
+    def __init__(self, mu: torch.Tensor) -> None:
+        super().__init__()
+        self.mu = torch.nn.Parameter(mu)
+
+    def forward(self, t: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        x, v = y[:, 0], y[:, 1]
+        return torch.stack([v, self.mu * (1 - x * x) * v - x], dim=1)

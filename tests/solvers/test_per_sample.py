@@ -15,25 +15,15 @@ from scipy.integrate import solve_ivp
 import odedsl
 from odedsl.errors import SolverError
 
+from .problems import VanDerPolBatch
+
 RTOL, ATOL = 1e-6, 1e-8
-
-
-class VanDerPol(torch.nn.Module):
-    """``x'' = μ (1 - x²) x' - x`` with one μ per row (a parameter, for gradients)."""
-
-    def __init__(self, mu: torch.Tensor) -> None:
-        super().__init__()
-        self.mu = torch.nn.Parameter(mu)
-
-    def forward(self, t: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        x, v = y[:, 0], y[:, 1]
-        return torch.stack([v, self.mu * (1 - x * x) * v - x], dim=1)
 
 
 def van_der_pol_batch(batch: int, mu_max: float = 20.0):
     mu = torch.linspace(0.5, mu_max, batch, dtype=torch.float64)
     y0 = torch.tensor([2.0, 0.0], dtype=torch.float64).repeat(batch, 1)
-    return VanDerPol(mu), y0
+    return VanDerPolBatch(mu), y0
 
 
 T = torch.linspace(0.0, 10.0, 11, dtype=torch.float64)
@@ -45,7 +35,7 @@ def test_each_row_equals_that_row_solved_alone(method):
     together = odedsl.solve(func, y0, T, method=method, rtol=RTOL, atol=ATOL, per_sample=True)
     per_row = together.stats.info["per_row"]
     for i in range(6):
-        alone_func = VanDerPol(func.mu.detach()[i : i + 1])
+        alone_func = VanDerPolBatch(func.mu.detach()[i : i + 1])
         alone = odedsl.solve(alone_func, y0[i : i + 1], T, method=method, rtol=RTOL, atol=ATOL)
         # Same steps, same arithmetic up to the order of floating-point operations.
         torch.testing.assert_close(together.ys[:, i], alone.ys[:, 0], rtol=0, atol=1e-11)
@@ -188,7 +178,7 @@ def test_tuple_state_rows_equal_the_joined_state():
 def test_a_row_that_cannot_finish_is_named():
     """μ = 0.5 and 1 finish in under 100 attempts (64 steps for μ = 0.5, measured); μ = 1000
     is stiff and needs thousands: the error names that row."""
-    func = VanDerPol(torch.tensor([0.5, 1.0, 1000.0], dtype=torch.float64))
+    func = VanDerPolBatch(torch.tensor([0.5, 1.0, 1000.0], dtype=torch.float64))
     y0 = torch.tensor([2.0, 0.0], dtype=torch.float64).repeat(3, 1)
     with pytest.raises(SolverError, match=r"row 2 reached max_num_steps=200 .*\(1 of 3 rows not"):
         odedsl.solve(func, y0, T, per_sample=True, options=dict(max_num_steps=200))
