@@ -10,7 +10,7 @@ from odedsl.cli_runs import _add_run_folder, _add_settings, _command, _settings,
 
 
 def add_export(commands: argparse._SubParsersAction) -> None:
-    from odedsl.export.artefacts import DEFAULT_POINTS, DEFAULT_STEPS, FORMATS
+    from odedsl.export import DEFAULT_POINTS, DEFAULT_STEPS, FORMATS
 
     parser = _command(
         commands,
@@ -56,7 +56,7 @@ def add_export(commands: argparse._SubParsersAction) -> None:
 
 def run_export(args: argparse.Namespace) -> int:
     from odedsl import workflow
-    from odedsl.export import export_model
+    from odedsl.export.artefacts import export_model
 
     _threads(args)
     description = export_model(

@@ -27,15 +27,12 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from . import DEFAULT_POINTS, DEFAULT_STEPS, FORMATS
 from .programs import METHODS, ExportError, FlowProgram, ObservedProgram, program
 from .solve import FixedSteps, fixed_step_methods
 
-FORMATS = ("pt2", "torchscript", "onnx")
 DESCRIPTION = "odedsl.json"
-DEFAULT_STEPS = 32
-"""Steps of an artefact's solve when neither ``steps`` nor a step size of the spec gives them."""
 EXAMPLE_BATCH = 3
-DEFAULT_POINTS = 16
 
 
 def solve_settings(model: nn.Module, method: str | None, steps: int | None) -> FixedSteps:

@@ -15,7 +15,8 @@ import pytest
 import torch
 
 import odedsl
-from odedsl.export import export_model, program, solve_settings
+from odedsl.export.artefacts import export_model, solve_settings
+from odedsl.export.programs import program
 
 ROOT = Path(__file__).resolve().parents[2]
 SPECS = sorted(p.name for p in (ROOT / "specs").glob("*.ode"))

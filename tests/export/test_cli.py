@@ -12,7 +12,8 @@ import torch
 
 import odedsl
 from odedsl.cli import main
-from odedsl.export import ExportError, export_model
+from odedsl.export.artefacts import export_model
+from odedsl.export.programs import ExportError
 
 from .conftest import ROOT
 

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 import odedsl
-from odedsl.export import export_model, solve_settings
-from odedsl.export.artefacts import DEFAULT_STEPS
+from odedsl.export import DEFAULT_STEPS
+from odedsl.export.artefacts import export_model, solve_settings
 
 from .conftest import ROOT, scrambled
 
