@@ -70,8 +70,9 @@ STIFF_STEPS = {
 }
 
 
-@pytest.mark.parametrize("method", IMPLICIT)
-def test_order_on_a_stiff_linear_problem(method: str) -> None:
+def stiff_order(method: str) -> tuple[float, list[float]]:
+    """The empirical order (log-log slope of the error at t = 1 against the step size over
+    ``STIFF_STEPS``) of ``method`` on the stiff system, and the errors."""
     a, y0 = _stiff_system()
     matrix = torch.tensor(a)
     exact = expm(a) @ y0
@@ -85,8 +86,13 @@ def test_order_on_a_stiff_linear_problem(method: str) -> None:
             method=method,
             options={"step_size": h},
         )
-        errors.append(np.abs(ys[-1].numpy() - exact).max())
-    slope = np.polyfit(np.log(steps), np.log(errors), 1)[0]
+        errors.append(float(np.abs(ys[-1].numpy() - exact).max()))
+    return float(np.polyfit(np.log(steps), np.log(errors), 1)[0]), errors
+
+
+@pytest.mark.parametrize("method", IMPLICIT)
+def test_order_on_a_stiff_linear_problem(method: str) -> None:
+    slope, errors = stiff_order(method)
     assert abs(slope - SOLVERS[method].tableau.order) <= 0.2, (method, slope, errors)
 
 
@@ -313,3 +319,10 @@ def test_same_call_same_numbers_as_torchdiffeq(method: str) -> None:
     theirs = torchdiffeq.odeint(func, y0, t, method=method, options=options)
     # torchdiffeq's Broyden iteration stops at a residual of 1e-8; ours at round-off
     torch.testing.assert_close(ours, theirs, rtol=0, atol=1e-8)
+
+
+if __name__ == "__main__":  # python -m tests.solvers.test_implicit: the slopes in the docs
+    for name in IMPLICIT:
+        slope, errors = stiff_order(name)
+        shown = ", ".join(f"{e:.2e}" for e in errors)
+        print(f"{name}: slope {slope:.3f} (order {SOLVERS[name].tableau.order}), errors {shown}")
