@@ -124,7 +124,7 @@ class AdaptiveRungeKuttaSolver:
             rtol, atol, norm = self.rtol, self.atol, self.norm
             update = self.controller.update
             max_num_steps = self.max_num_steps
-            callbacks = self.callbacks
+            callbacks, step_hook = self.callbacks, self.step_hook
             while True:
                 if n_accepted + n_rejected >= max_num_steps:
                     raise SolverError(
@@ -157,8 +157,8 @@ class AdaptiveRungeKuttaSolver:
                     self.step_callback(t1, y1.view(self.y0.shape))
                 if direction * (times[next_out] - t1) <= 0.0:
                     next_out = fill_outputs(outputs, stages, times, next_out, t0, h, t1, y, y1)
-                if self.step_hook is not None:
-                    self.step_hook(engine_step(stages, t0, h, t1, y, y1))
+                if step_hook is not None:
+                    step_hook(engine_step(stages, t0, h, t1, y, y1))
                 if not landing:
                     stages.next_first_stage(t1, y1)
                 elif stop_index == len(stops) - 1:

@@ -121,12 +121,13 @@ class FixedGridSolver:
             outputs = Outputs(y0, len(times), stages.track_graph)
             y = y0
             next_out = 1
+            callbacks, step_hook = self.callbacks, self.step_hook
             for t1 in itertools.chain((first_end,), grid):
                 if n_steps:
                     stages.next_first_stage(t0, y, _just_after(t0, t1, y0) if perturb else None)
                 h = t1 - t0
-                if self.callbacks is not None:
-                    self.callbacks.step(t0, y, h)
+                if callbacks is not None:
+                    callbacks.step(t0, y, h)
                 y1 = stages.step(t0, h, t1, y, perturb)
                 n_steps += 1
                 if self.step_callback is not None:
@@ -141,8 +142,8 @@ class FixedGridSolver:
                             f"{n_steps} steps taken). Hint: use a smaller step size or an "
                             "adaptive method, or check func for overflow."
                         )
-                if self.step_hook is not None:
-                    self.step_hook(engine_step(stages, t0, h, t1, y, y1))
+                if step_hook is not None:
+                    step_hook(engine_step(stages, t0, h, t1, y, y1))
                 t0, y = t1, y1
             return outputs.result(self.y0.shape)
         finally:
