@@ -408,27 +408,22 @@ def test_a_classifier_is_a_supervised_model_and_keeps_cross_entropy():
     assert help == "use `:likelihood`, or leave `objective` out to infer it"
 
 
-def test_real_values_are_not_drawn_for_labels():
+@pytest.mark.parametrize(
+    ("observation", "message"),
+    [
+        ("y ~ Normal(head(h(1.0)), σ)", "`Normal` draws real values, but `y` is a class label"),
+        (
+            "y ~ Bernoulli(logits = head(h(1.0)))",
+            "`Bernoulli` draws 0 or 1, but `y` has 10 classes",
+        ),
+    ],
+)
+def test_digit_labels_need_a_distribution_of_ten_classes(observation, message):
     text = supervised(
-        "y ~ Normal(head(h(1.0)), σ)",
-        data="(x, y) ~ Digits()",
-        start="reshape(x, 64)[1:2], zeros(2)",
-        out=1,
+        observation, data="(x, y) ~ Digits()", start="reshape(x, 64)[1:2], zeros(2)", out=1
     )
     found, help, _ = refusal(text, "E063")
-    assert found == "`Normal` draws real values, but `y` is a class label"
-    assert "Categorical" in help
-
-
-def test_bernoulli_draws_two_classes_only():
-    text = supervised(
-        "y ~ Bernoulli(logits = head(h(1.0)))",
-        data="(x, y) ~ Digits()",
-        start="reshape(x, 64)[1:2], zeros(2)",
-        out=1,
-    )
-    found, help, _ = refusal(text, "E063")
-    assert found == "`Bernoulli` draws 0 or 1, but `y` has 10 classes"
+    assert found == message
     assert "Categorical" in help
 
 
