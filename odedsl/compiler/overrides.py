@@ -50,11 +50,13 @@ from odedsl.lang.builtins import (
 from odedsl.lang.diagnostics import Reporter, closest, render
 from odedsl.lang.kinds import FLOW_KINDS, counts_epochs, model_objectives
 from odedsl.lang.options import (
+    PLAIN_SOLVER_OPTIONS,
     latent_only,
     needs_step_size,
     needs_validation,
     per_row_problem,
     sets_both_lengths,
+    setting_value,
 )
 from odedsl.lang.source import Source
 from odedsl.lang.trace import choose_trace
@@ -201,8 +203,7 @@ def _solver(
     trace, reason = settings.trace, settings.trace_reason
     if "trace" in changes:
         trace, reason = _trace(spec, changes["trace"], source)
-    copied = ("rtol", "atol", "gradient", "max_num_steps", "adams_mode", "batch", "compile")
-    fields = {k: v for k, v in changes.items() if k in copied}
+    fields = {k: setting_value(k, v) for k, v in changes.items() if k in PLAIN_SOLVER_OPTIONS}
     batch = fields.get("batch", settings.batch)
     if batch == "independent":
         gradient = fields.get("gradient", settings.gradient)

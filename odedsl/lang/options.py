@@ -290,19 +290,25 @@ def _solver(
             return None
         trace, reason = chosen
     return ir.SolverSettings(
-        method,
-        adaptive,
-        float(values["rtol"]),  # type: ignore[arg-type]
-        float(values["atol"]),  # type: ignore[arg-type]
-        None if adaptive else float(values["step_size"]),  # type: ignore[arg-type]
-        values["gradient"],  # type: ignore[arg-type]
-        values["max_num_steps"],  # type: ignore[arg-type]
-        trace,
-        reason,
-        values["adams_mode"],  # type: ignore[arg-type]
-        values["batch"],  # type: ignore[arg-type]
-        bool(values["compile"]),
+        method=method,
+        adaptive=adaptive,
+        step_size=None if adaptive else float(values["step_size"]),  # type: ignore[arg-type]
+        trace=trace,
+        trace_reason=reason,
+        **{name: setting_value(name, values[name]) for name in PLAIN_SOLVER_OPTIONS},
     )
+
+
+PLAIN_SOLVER_OPTIONS = tuple(
+    name for name in SOLVER_OPTIONS if name not in ("method", "step_size", "trace")
+)
+"""The solver options that are fields of ``ir.SolverSettings`` holding the value as written
+(a number as a float); ``method``, ``step_size`` and ``trace`` are settled by rules."""
+
+
+def setting_value(name: str, value: object) -> object:
+    """Solver option ``name``'s checked value as ``ir.SolverSettings`` holds it."""
+    return float(value) if SOLVER_OPTIONS[name].kind == "number" else value  # type: ignore[arg-type]
 
 
 _NO_EFFECT = {
